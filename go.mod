@@ -7,6 +7,6 @@ require (
 	golang.org/x/sys v0.50.0
 )
 
-require google.golang.org/protobuf v1.36.12 // indirect
+require google.golang.org/protobuf v1.36.12
 
 tool google.golang.org/protobuf/cmd/protoc-gen-go
