@@ -1,0 +1,254 @@
+package meshtastic
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/meshgate/meshgate/meshtastic/pb"
+)
+
+// MaxPayload is the largest Data.payload the firmware accepts.
+const MaxPayload = 233
+
+// MaxTextBytes is the longest text (in UTF-8 bytes) that fits one packet:
+// the encoded Data must stay within 239 bytes (227 when PKI-encrypted), and
+// a text costs 7 bytes of Data overhead, 5 more with a reply id. See the
+// protocol notes §6.
+func MaxTextBytes(pkiDM, reply bool) int {
+	n := 232
+	if pkiDM {
+		n = 220
+	}
+	if reply {
+		n -= 5
+	}
+	return n
+}
+
+// pending is a request waiting for the radio's answer.
+type pending struct {
+	id       uint32
+	port     pb.PortNum // the reply port that completes it (ROUTING_APP for acks)
+	sent     time.Time
+	waited   bool // someone is waiting; never pruned
+	accepted bool // the radio queued it (QueueStatus res 0)
+	once     sync.Once
+	ch       chan result
+}
+
+type result struct {
+	packet *pb.MeshPacket
+	err    error
+}
+
+func (p *pending) finish(r result) {
+	p.once.Do(func() { p.ch <- r })
+}
+
+// nextID returns a fresh packet id in the reference client's shape: a
+// 10-bit counter under 22 random bits, so ids do not repeat among the
+// radio's last 20 (a repeated id is silently dropped).
+func (c *Client) nextID() uint32 {
+	for {
+		n := (c.idCounter.Add(1) & 0x3FF) | (randUint32() << 10)
+		if n != 0 {
+			return n
+		}
+	}
+}
+
+// Send writes a packet to the radio, filling in a fresh id when it has
+// none, and returns the id. The answer (ack, reply or refusal) can be
+// awaited with Wait. Most callers want SendText, Traceroute or the admin
+// methods instead.
+func (c *Client) Send(p *pb.MeshPacket, reply pb.PortNum) (uint32, error) {
+	if p.GetId() == 0 {
+		p.Id = c.nextID()
+	}
+	pd := &pending{id: p.GetId(), port: reply, sent: c.opts.Now(), ch: make(chan result, 1)}
+	c.mu.Lock()
+	select {
+	case <-c.done:
+		c.mu.Unlock()
+		return 0, c.err
+	default:
+	}
+	c.pending[pd.id] = pd
+	c.lastSent = pd.id
+	c.mu.Unlock()
+	if err := c.send(&pb.ToRadio{PayloadVariant: &pb.ToRadio_Packet{Packet: p}}); err != nil {
+		c.mu.Lock()
+		delete(c.pending, pd.id)
+		c.mu.Unlock()
+		return 0, fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return pd.id, nil
+}
+
+// Wait blocks until the radio answers packet id (ack, reply or refusal),
+// the link goes down, or ctx ends. It returns the answering packet.
+func (c *Client) Wait(ctx context.Context, id uint32) (*pb.MeshPacket, error) {
+	c.mu.Lock()
+	pd := c.pending[id]
+	if pd != nil {
+		pd.waited = true
+	}
+	c.mu.Unlock()
+	if pd == nil {
+		return nil, fmt.Errorf("meshtastic: no request %#08x is waiting for an answer", id)
+	}
+	select {
+	case r := <-pd.ch:
+		return r.packet, r.err
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+		return nil, fmt.Errorf("meshtastic: waiting for %#08x: %w", id, ctx.Err())
+	}
+}
+
+// resolve matches a received packet to a waiting request.
+func (c *Client) resolve(p *pb.MeshPacket) {
+	d := p.GetDecoded()
+	if d == nil || d.GetRequestId() == 0 {
+		return
+	}
+	id := d.GetRequestId()
+	c.mu.Lock()
+	pd := c.pending[id]
+	if pd == nil {
+		c.mu.Unlock()
+		return
+	}
+	var r result
+	switch {
+	case d.GetPortnum() == pb.PortNum_ROUTING_APP:
+		rt := &pb.Routing{}
+		if err := unmarshal(d.GetPayload(), rt); err != nil {
+			c.mu.Unlock()
+			return
+		}
+		reason := rt.GetErrorReason()
+		if reason == pb.Routing_NONE && pd.port != pb.PortNum_ROUTING_APP {
+			// A delivery ack for a request whose real answer is still to
+			// come (a traceroute's or a getter's reply): keep waiting.
+			c.mu.Unlock()
+			return
+		}
+		if reason != pb.Routing_NONE {
+			r.err = &RoutingError{Reason: reason, RequestID: id, From: p.GetFrom()}
+		}
+		r.packet = p
+	case d.GetPortnum() == pd.port:
+		r.packet = p
+	default:
+		c.mu.Unlock()
+		return
+	}
+	delete(c.pending, id)
+	c.mu.Unlock()
+	pd.finish(r)
+}
+
+// prunePending forgets fire-and-forget requests nobody waits for.
+func (c *Client) prunePending() {
+	cutoff := c.opts.Now().Add(-10 * time.Minute)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, p := range c.pending {
+		if !p.waited && p.sent.Before(cutoff) {
+			delete(c.pending, id)
+		}
+	}
+}
+
+// Text is a text message to send.
+type Text struct {
+	To       uint32 // node number; 0 or Broadcast for the channel
+	Channel  uint32 // local channel index 0..7
+	Text     string
+	WantAck  bool
+	ReplyID  uint32 // the message this answers, 0 for none
+	HopLimit uint32 // 0: the radio's configured hop limit
+}
+
+// Ack is the radio's confirmation that a packet got through.
+type Ack struct {
+	From uint32
+	// Implicit is true when the only evidence is our own radio hearing a
+	// neighbour rebroadcast it (broadcasts), not the destination's ack.
+	Implicit bool
+	RTT      time.Duration
+}
+
+// SendText sends a text message and returns its packet id; use WaitAck to
+// learn whether it was delivered.
+func (c *Client) SendText(t Text) (uint32, error) {
+	if t.Text == "" {
+		return 0, fmt.Errorf("meshtastic: empty text")
+	}
+	if !utf8.ValidString(t.Text) {
+		return 0, fmt.Errorf("meshtastic: text is not valid UTF-8")
+	}
+	if t.Channel > 7 {
+		return 0, fmt.Errorf("meshtastic: channel %d out of range 0-7", t.Channel)
+	}
+	to := t.To
+	if to == 0 {
+		to = Broadcast
+	}
+	if limit := MaxTextBytes(false, t.ReplyID != 0); len(t.Text) > limit {
+		return 0, fmt.Errorf("%w: text is %d bytes, at most %d fit", ErrTooLarge, len(t.Text), limit)
+	}
+	p := &pb.MeshPacket{
+		To:       to,
+		Channel:  t.Channel,
+		WantAck:  t.WantAck,
+		HopLimit: c.hopLimit(t.HopLimit),
+		Priority: pb.MeshPacket_RELIABLE,
+		PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{
+			Portnum: pb.PortNum_TEXT_MESSAGE_APP,
+			Payload: []byte(t.Text),
+			ReplyId: t.ReplyID,
+		}},
+	}
+	return c.Send(p, pb.PortNum_ROUTING_APP)
+}
+
+// WaitAck waits for the ack of a packet sent with WantAck.
+func (c *Client) WaitAck(ctx context.Context, id uint32) (Ack, error) {
+	c.mu.Lock()
+	var sent time.Time
+	if pd := c.pending[id]; pd != nil {
+		sent = pd.sent
+	}
+	my := uint32(0)
+	if c.state != nil {
+		my = c.state.myNum
+	}
+	c.mu.Unlock()
+	p, err := c.Wait(ctx, id)
+	if err != nil {
+		return Ack{}, err
+	}
+	return Ack{From: p.GetFrom(), Implicit: p.GetFrom() == my, RTT: c.opts.Now().Sub(sent)}, nil
+}
+
+// hopLimit returns h, or the radio's configured hop limit (3 by default).
+func (c *Client) hopLimit(h uint32) uint32 {
+	if h > 0 {
+		return min(h, 7)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != nil {
+		if l := c.state.config[pb.AdminMessage_LORA_CONFIG].GetLora(); l != nil && l.GetHopLimit() > 0 && l.GetHopLimit() <= 7 {
+			return l.GetHopLimit()
+		}
+	}
+	return 3
+}
