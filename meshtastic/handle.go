@@ -202,9 +202,6 @@ func (c *Client) handleNotification(n *pb.ClientNotification) {
 	} else if q := c.pending[c.lastSent]; q != nil && c.opts.Now().Sub(q.sent) < 5*time.Second {
 		p = q
 	}
-	if p != nil {
-		delete(c.pending, p.id)
-	}
 	c.mu.Unlock()
 	if p != nil {
 		p.finish(result{err: err})
@@ -218,12 +215,8 @@ func (c *Client) handleQueueStatus(q *pb.QueueStatus) {
 	}
 	c.mu.Lock()
 	p := c.pending[id]
-	if p != nil {
-		if q.GetRes() != 0 {
-			delete(c.pending, id)
-		} else {
-			p.accepted = true
-		}
+	if p != nil && q.GetRes() == 0 {
+		p.accepted = true
 	}
 	c.mu.Unlock()
 	if p != nil && q.GetRes() != 0 {

@@ -28,7 +28,8 @@ func MaxTextBytes(pkiDM, reply bool) int {
 	return n
 }
 
-// pending is a request waiting for the radio's answer.
+// pending is a request waiting for the radio's answer. Its result channel
+// holds one answer; later answers for the same id are ignored.
 type pending struct {
 	id       uint32
 	port     pb.PortNum // the reply port that completes it (ROUTING_APP for acks)
@@ -98,10 +99,18 @@ func (c *Client) Wait(ctx context.Context, id uint32) (*pb.MeshPacket, error) {
 	}
 	c.mu.Unlock()
 	if pd == nil {
+		select {
+		case <-c.done:
+			return nil, c.err
+		default:
+		}
 		return nil, fmt.Errorf("meshtastic: no request %#08x is waiting for an answer", id)
 	}
 	select {
 	case r := <-pd.ch:
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
 		return r.packet, r.err
 	case <-ctx.Done():
 		c.mu.Lock()
@@ -149,8 +158,9 @@ func (c *Client) resolve(p *pb.MeshPacket) {
 		c.mu.Unlock()
 		return
 	}
-	delete(c.pending, id)
 	c.mu.Unlock()
+	// The entry stays until Wait collects the answer (or the pruner drops
+	// it), so an answer that beats the Wait call is not lost.
 	pd.finish(r)
 }
 
@@ -160,7 +170,7 @@ func (c *Client) prunePending() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id, p := range c.pending {
-		if !p.waited && p.sent.Before(cutoff) {
+		if p.sent.Before(cutoff) && (!p.waited || len(p.ch) > 0) {
 			delete(c.pending, id)
 		}
 	}

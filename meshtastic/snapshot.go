@@ -28,11 +28,11 @@ type Snapshot struct {
 }
 
 // Self returns our own node's entry.
-func (s *Snapshot) Self() Node { return s.Nodes[s.MyNodeNum] }
+func (s Snapshot) Self() Node { return s.Nodes[s.MyNodeNum] }
 
 // SortedNodes returns the nodes ordered by most recently heard first, own
 // node first of all.
-func (s *Snapshot) SortedNodes() []Node {
+func (s Snapshot) SortedNodes() []Node {
 	out := make([]Node, 0, len(s.Nodes))
 	for _, n := range s.Nodes {
 		out = append(out, n)
@@ -53,17 +53,17 @@ func (s *Snapshot) SortedNodes() []Node {
 }
 
 // LoRa returns the LoRa config, or nil if the radio did not send it.
-func (s *Snapshot) LoRa() *pb.Config_LoRaConfig {
+func (s Snapshot) LoRa() *pb.Config_LoRaConfig {
 	return s.Config[pb.AdminMessage_LORA_CONFIG].GetLora()
 }
 
 // Device returns the device config, or nil.
-func (s *Snapshot) Device() *pb.Config_DeviceConfig {
+func (s Snapshot) Device() *pb.Config_DeviceConfig {
 	return s.Config[pb.AdminMessage_DEVICE_CONFIG].GetDevice()
 }
 
 // MQTT returns the MQTT module config, or nil.
-func (s *Snapshot) MQTT() *pb.ModuleConfig_MQTTConfig {
+func (s Snapshot) MQTT() *pb.ModuleConfig_MQTTConfig {
 	return s.Module[pb.AdminMessage_MQTT_CONFIG].GetMqtt()
 }
 

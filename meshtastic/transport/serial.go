@@ -29,13 +29,13 @@ func openSerial(a Address) (*serialConn, error) {
 	// Closing a tty with HUPCL set drops DTR/RTS, which resets many boards;
 	// clear it first, as the reference client does.
 	clearHUPCL(a.Device)
-	port, err := serial.Open(a.Device, &serial.Mode{
-		BaudRate:          a.Baud,
-		DataBits:          8,
-		Parity:            serial.NoParity,
-		StopBits:          serial.OneStopBit,
-		InitialStatusBits: &serial.ModemOutputBits{DTR: a.DTR, RTS: a.RTS},
-	})
+	mode := &serial.Mode{BaudRate: a.Baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit}
+	if !a.DTR || !a.RTS {
+		// Only touch the modem lines when asked to: the ioctl fails on
+		// devices without them (pseudo-terminals, some USB bridges).
+		mode.InitialStatusBits = &serial.ModemOutputBits{DTR: a.DTR, RTS: a.RTS}
+	}
+	port, err := serial.Open(a.Device, mode)
 	if err != nil {
 		return nil, err
 	}
