@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"charm.land/log/v2"
+
+	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/config"
+	"github.com/meshgate/meshgate/meshtastic"
+	"github.com/meshgate/meshgate/radio"
+	"github.com/meshgate/meshgate/server"
+	"github.com/meshgate/meshgate/sessions"
+)
+
+// demoRadios are the simulated radios --demo runs.
+var demoRadios = []config.Radio{
+	{Name: "base", Address: "sim://?seed=1&nodes=40&traffic=4s&name=Base%20Station"},
+	{Name: "field", Address: "sim://?seed=2&nodes=25&traffic=6s&name=Field%20Kit"},
+}
+
+// loadServeConfig merges defaults, the config file, MESHGATE_* variables
+// and flags, in that order of precedence.
+func loadServeConfig(args []string, environ []string, stderr io.Writer) (*config.Config, error) {
+	fs := newFlagSet("serve", "[serve] [flags]", stderr)
+	cfgPath := fs.String("config", "", "YAML config file (see meshgate.example.yaml) [$MESHGATE_CONFIG]")
+	type setting struct {
+		s config.Setting
+		v string
+	}
+	var given []setting
+	for _, s := range config.Settings() {
+		usage := s.Usage + " [$" + s.EnvName() + "]"
+		if s.Name == "demo" {
+			fs.BoolFunc(s.Name, usage, func(v string) error { given = append(given, setting{s, v}); return nil })
+			continue
+		}
+		fs.Func(s.Name, usage, func(v string) error { given = append(given, setting{s, v}); return nil })
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) > 0 {
+		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
+	}
+	cfg := config.Default()
+	path := *cfgPath
+	if path == "" {
+		for _, kv := range environ {
+			if v, ok := strings.CutPrefix(kv, "MESHGATE_CONFIG="); ok {
+				path = v
+			}
+		}
+	}
+	if path != "" {
+		if err := cfg.LoadFile(path); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.ApplyEnv(environ); err != nil {
+		return nil, err
+	}
+	flagRadios := false
+	for _, g := range given {
+		if g.s.Name == "radio" && !flagRadios {
+			cfg.Radios, flagRadios = nil, true // flags replace radios from elsewhere
+		}
+		if err := g.s.Set(&cfg, g.v); err != nil {
+			return nil, fmt.Errorf("%w: --%s: %v", errUsage, g.s.Name, err)
+		}
+	}
+	if cfg.Demo {
+		if cfg.Listen == config.Default().Listen {
+			cfg.Listen = "127.0.0.1:2222"
+		}
+		if !loopbackListen(cfg.Listen) {
+			return nil, fmt.Errorf("%w: --demo accepts any key as admin, so it only listens on loopback (got %s)", config.ErrInvalid, cfg.Listen)
+		}
+		if len(cfg.Radios) == 0 {
+			cfg.Radios = demoRadios
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// loopbackListen reports whether addr only listens on loopback.
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	l := log.NewWithOptions(w, log.Options{ReportTimestamp: true, TimeFormat: time.RFC3339})
+	switch cfg.LogFormat {
+	case "json":
+		l.SetFormatter(log.JSONFormatter)
+	case "logfmt":
+		l.SetFormatter(log.LogfmtFormatter)
+	}
+	lvl, _ := log.ParseLevel(cfg.LogLevel)
+	l.SetLevel(lvl)
+	return slog.New(l)
+}
+
+// runServe runs the gateway until SIGINT/SIGTERM.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := loadServeConfig(args, os.Environ(), stderr)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	hostKey, err := server.LoadHostKey(cfg.HostKeyPath())
+	if err != nil {
+		return err
+	}
+	var keys *auth.Keys
+	if cfg.Demo {
+		keys = auth.AcceptAny(auth.Admin)
+	} else {
+		keys, err = auth.Load(cfg.AuthorizedKeysPath(), logger)
+		if err != nil {
+			return err
+		}
+	}
+	ranges, _ := cfg.DialRanges()
+
+	// Radios outlive the SSH server by a moment during shutdown, so they
+	// get their own context, cancelled after the server has stopped.
+	rctx, stopRadios := context.WithCancel(context.Background())
+	defer stopRadios()
+	reg := radio.NewRegistry(rctx, radio.Config{
+		Grace:  cfg.LinkGrace,
+		Client: meshtastic.Options{Heartbeat: cfg.Heartbeat},
+		Logger: logger,
+	}, ranges)
+	for _, r := range cfg.Radios {
+		b, err := reg.Add(r.Name, r.Address)
+		if err != nil {
+			stopRadios()
+			reg.Wait()
+			return err
+		}
+		_ = b
+	}
+	mgr := sessions.NewManager(sessions.Config{
+		MaxSessions: cfg.MaxSessions, IdleTimeout: cfg.IdleTimeout, ReapInterval: cfg.ReapInterval,
+		PacketLog: cfg.PacketLog, Logger: logger,
+	})
+	srv, err := server.New(server.Config{
+		HostKey: hostKey, Version: version, HandshakeTimeout: cfg.HandshakeTimeout, MaxAuthTries: cfg.MaxAuthTries,
+		ShutdownGrace: cfg.ShutdownGrace, Demo: cfg.Demo,
+	}, keys, mgr, reg, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	if cfg.Demo {
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		fmt.Fprintf(stdout, "\n  DEMO MODE: any SSH key is accepted as admin; listening on %s only.\n"+
+			"  Radios: base, field (simulated). Try:\n\n"+
+			"    ssh -p %s mesh@127.0.0.1 help\n"+
+			"    ssh -p %s mesh@127.0.0.1 nodes -r base\n\n", ln.Addr(), port, port)
+	}
+	// SIGHUP re-reads authorized_keys; the file is also watched.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() {
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-hup:
+				if err := keys.Reload(); err != nil {
+					logger.Error("reloading authorized_keys", "err", err)
+				}
+			}
+		}
+	}()
+	if !cfg.Demo {
+		go keys.Watch(wctx, 2*time.Second)
+	}
+	err = srv.Serve(ctx, ln)
+	stopWatch()
+	stopRadios()
+	reg.Wait()
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}

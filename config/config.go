@@ -1,0 +1,326 @@
+// Package config loads the gateway's settings: built-in defaults, then an
+// optional YAML file, then MESHGATE_* environment variables, then
+// command-line flags, each overriding the one before. Every setting has
+// one name, used as the flag (--max-sessions), the environment variable
+// (MESHGATE_MAX_SESSIONS) and the YAML key (max_sessions).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ErrInvalid wraps every configuration error.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Radio is one configured radio.
+type Radio struct {
+	Name    string `yaml:"name"`
+	Address string `yaml:"address"`
+	// AlwaysOn keeps the radio connected with nobody logged in.
+	AlwaysOn bool `yaml:"always_on"`
+}
+
+// Config is the whole gateway configuration.
+type Config struct {
+	Listen           string        `yaml:"listen"`
+	DataDir          string        `yaml:"data_dir"`
+	HostKey          string        `yaml:"host_key"`
+	AuthorizedKeys   string        `yaml:"authorized_keys"`
+	MaxSessions      int           `yaml:"max_sessions"`
+	IdleTimeout      time.Duration `yaml:"idle_timeout"`
+	ReapInterval     time.Duration `yaml:"reap_interval"`
+	PacketLog        int           `yaml:"packet_log"`
+	AllowDial        []string      `yaml:"allow_dial"`
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	MaxAuthTries     int           `yaml:"max_auth_tries"`
+	ShutdownGrace    time.Duration `yaml:"shutdown_grace"`
+	LinkGrace        time.Duration `yaml:"link_grace"`
+	Heartbeat        time.Duration `yaml:"heartbeat"`
+	LogLevel         string        `yaml:"log_level"`
+	LogFormat        string        `yaml:"log_format"`
+	Demo             bool          `yaml:"demo"`
+	Radios           []Radio       `yaml:"radios"`
+	// Users holds extra authorized_keys lines, for small setups that keep
+	// everything in one file.
+	Users []string `yaml:"users"`
+
+	// Source names where the file settings came from (for messages).
+	Source string `yaml:"-"`
+}
+
+// Default returns the built-in defaults.
+func Default() Config {
+	return Config{
+		Listen:           ":2222",
+		DataDir:          defaultDataDir(),
+		MaxSessions:      10,
+		IdleTimeout:      time.Hour,
+		ReapInterval:     5 * time.Minute,
+		PacketLog:        500,
+		HandshakeTimeout: 20 * time.Second,
+		MaxAuthTries:     4,
+		ShutdownGrace:    5 * time.Second,
+		LinkGrace:        30 * time.Second,
+		Heartbeat:        60 * time.Second,
+		LogLevel:         "info",
+		LogFormat:        "text",
+	}
+}
+
+func defaultDataDir() string {
+	if d, err := os.UserConfigDir(); err == nil && d != "" {
+		return filepath.Join(d, "meshgate")
+	}
+	return "meshgate-data"
+}
+
+// HostKeyPath is the host key file (default: in the data directory).
+func (c *Config) HostKeyPath() string {
+	if c.HostKey != "" {
+		return c.HostKey
+	}
+	return filepath.Join(c.DataDir, "ssh_host_ed25519_key")
+}
+
+// AuthorizedKeysPath is the authorized_keys file (default: in the data
+// directory).
+func (c *Config) AuthorizedKeysPath() string {
+	if c.AuthorizedKeys != "" {
+		return c.AuthorizedKeys
+	}
+	return filepath.Join(c.DataDir, "authorized_keys")
+}
+
+// LoadFile merges a YAML file into c. Unknown keys and bad values are
+// errors naming the file and line.
+func (c *Config) LoadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return fmt.Errorf("%w: %s: %s", ErrInvalid, path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(root.Content) == 0 {
+		return nil // an empty file changes nothing
+	}
+	// Durations are Go durations ("90s", "5m"); yaml.v3 would take a bare
+	// number as nanoseconds, which is never what anyone means.
+	if err := checkDurations(path, root.Content[0]); err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("%w: %s: %s", ErrInvalid, path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	c.Source = path
+	return nil
+}
+
+var durationKeys = map[string]bool{
+	"idle_timeout": true, "reap_interval": true, "handshake_timeout": true, "shutdown_grace": true,
+	"link_grace": true, "heartbeat": true,
+}
+
+func checkDurations(path string, n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("%w: %s:%d: the file must be a mapping of settings", ErrInvalid, path, n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if durationKeys[k.Value] {
+			if _, err := time.ParseDuration(v.Value); err != nil {
+				return fmt.Errorf("%w: %s:%d: %s: %q is not a duration (e.g. 90s, 5m, 1h)", ErrInvalid, path, v.Line, k.Value, v.Value)
+			}
+		}
+	}
+	return nil
+}
+
+// Setting is one named setting, shared by flag, environment and file.
+type Setting struct {
+	Name  string // flag name; env is MESHGATE_ + upper(name) with - as _
+	Usage string
+	Set   func(c *Config, v string) error
+}
+
+// EnvName is the environment variable for a setting.
+func (s Setting) EnvName() string {
+	return "MESHGATE_" + strings.ToUpper(strings.ReplaceAll(s.Name, "-", "_"))
+}
+
+// Settings lists every setting that flags and environment can set.
+func Settings() []Setting {
+	str := func(f func(*Config) *string) func(*Config, string) error {
+		return func(c *Config, v string) error { *f(c) = v; return nil }
+	}
+	num := func(f func(*Config) *int, lo, hi int) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < lo || n > hi {
+				return fmt.Errorf("want a whole number %d-%d, got %q", lo, hi, v)
+			}
+			*f(c) = n
+			return nil
+		}
+	}
+	dur := func(f func(*Config) *time.Duration) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return fmt.Errorf("want a duration such as 90s, 5m or 1h, got %q", v)
+			}
+			*f(c) = d
+			return nil
+		}
+	}
+	boolean := func(f func(*Config) *bool) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			*f(c) = b
+			return nil
+		}
+	}
+	return []Setting{
+		{"listen", "address to accept SSH connections on", str(func(c *Config) *string { return &c.Listen })},
+		{"data-dir", "directory for the host key, authorized_keys and state", str(func(c *Config) *string { return &c.DataDir })},
+		{"host-key", "host key file (default DATA_DIR/ssh_host_ed25519_key, created on first start)", str(func(c *Config) *string { return &c.HostKey })},
+		{"authorized-keys", "authorized_keys file (default DATA_DIR/authorized_keys)", str(func(c *Config) *string { return &c.AuthorizedKeys })},
+		{"max-sessions", "most sessions open at once", num(func(c *Config) *int { return &c.MaxSessions }, 1, 100000)},
+		{"idle-timeout", "close sessions with no keyboard input for this long", dur(func(c *Config) *time.Duration { return &c.IdleTimeout })},
+		{"reap-interval", "how often idle sessions are looked for", dur(func(c *Config) *time.Duration { return &c.ReapInterval })},
+		{"packet-log", "packets kept in each session's log", num(func(c *Config) *int { return &c.PacketLog }, 10, 100000)},
+		{"handshake-timeout", "time allowed for key exchange and authentication", dur(func(c *Config) *time.Duration { return &c.HandshakeTimeout })},
+		{"max-auth-tries", "failed keys allowed per connection", num(func(c *Config) *int { return &c.MaxAuthTries }, 1, 20)},
+		{"shutdown-grace", "how long sessions get to finish on shutdown", dur(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
+		{"link-grace", "keep a radio connected this long after its last user leaves", dur(func(c *Config) *time.Duration { return &c.LinkGrace })},
+		{"heartbeat", "radio heartbeat interval (the radio drops silent clients after 15 minutes)", dur(func(c *Config) *time.Duration { return &c.Heartbeat })},
+		{"log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
+		{"log-format", "text, logfmt or json", str(func(c *Config) *string { return &c.LogFormat })},
+		{"demo", "two simulated radios, loopback only, any key accepted as admin", boolean(func(c *Config) *bool { return &c.Demo })},
+		{"allow-dial", "CIDR ranges admins may dial ad hoc, comma-separated (default none)", func(c *Config, v string) error {
+			c.AllowDial = splitList(v)
+			return nil
+		}},
+		{"radio", "a radio as NAME=ADDR (repeatable; env: comma-separated); ADDR is host[:port], tcp://host:port, serial:///dev/ttyUSB0 or sim://", func(c *Config, v string) error {
+			for _, item := range splitList(v) {
+				name, addr, ok := strings.Cut(item, "=")
+				if !ok || name == "" || addr == "" {
+					return fmt.Errorf("want NAME=ADDR, got %q", item)
+				}
+				c.Radios = append(c.Radios, Radio{Name: strings.TrimSpace(name), Address: strings.TrimSpace(addr)})
+			}
+			return nil
+		}},
+	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ApplyEnv applies MESHGATE_* variables from environ (os.Environ form).
+func (c *Config) ApplyEnv(environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	for _, s := range Settings() {
+		v, ok := env[s.EnvName()]
+		if !ok {
+			continue
+		}
+		if s.Name == "radio" {
+			c.Radios = nil // the environment replaces the file's radios
+		}
+		if err := s.Set(c, v); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrInvalid, s.EnvName(), err)
+		}
+	}
+	return nil
+}
+
+// Validate checks the merged configuration.
+func (c *Config) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...)
+	}
+	if c.Listen == "" {
+		return bad("listen address is empty")
+	}
+	if c.DataDir == "" {
+		return bad("data directory is empty")
+	}
+	if c.IdleTimeout < time.Second {
+		return bad("idle-timeout %s is too short (at least 1s)", c.IdleTimeout)
+	}
+	if c.ReapInterval < 100*time.Millisecond {
+		return bad("reap-interval %s is too short", c.ReapInterval)
+	}
+	if c.MaxSessions < 1 {
+		return bad("max-sessions must be at least 1")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "logfmt", "json":
+	default:
+		return bad("log-format %q: want text, logfmt or json", c.LogFormat)
+	}
+	if _, err := c.DialRanges(); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, r := range c.Radios {
+		if r.Name == "" || r.Address == "" {
+			return bad("radio %q: needs both a name and an address", r.Name)
+		}
+		if seen[r.Name] {
+			return bad("radio %q is configured twice", r.Name)
+		}
+		seen[r.Name] = true
+	}
+	if !c.Demo && len(c.Radios) == 0 {
+		return bad("no radios configured (use --radio NAME=ADDR, the config file, or --demo)")
+	}
+	return nil
+}
+
+// DialRanges parses AllowDial.
+func (c *Config) DialRanges() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.AllowDial {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: allow-dial %q: want CIDR such as 192.168.1.0/24", ErrInvalid, s)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}

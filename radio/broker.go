@@ -1,0 +1,419 @@
+// Package radio holds one Broker per configured radio. The firmware serves
+// a single API client and kicks the previous one when another connects, so
+// every session that uses a radio goes through its Broker, which owns the
+// only upstream connection: it dials when the first session subscribes,
+// reconnects with jittered backoff, recognises a radio that another app is
+// holding, fans events out to sessions through bounded queues, paces
+// traceroutes and texts to the firmware's limits once for everyone, and
+// serialises admin operations.
+package radio
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/meshgate/meshgate/meshtastic"
+	"github.com/meshgate/meshgate/meshtastic/transport"
+)
+
+// Sentinel errors.
+var (
+	ErrNotConnected = errors.New("radio: not connected")
+	ErrStopped      = errors.New("radio: broker stopped")
+	ErrQueueFull    = errors.New("radio: too many requests waiting")
+)
+
+// Dialer opens the link to the radio.
+type Dialer func(ctx context.Context) (transport.Conn, error)
+
+// Config describes one radio.
+type Config struct {
+	Name    string
+	Address string // shown to users; the Dialer does the work
+	Dial    Dialer
+	// Grace keeps the link open this long after the last subscriber left,
+	// so a user switching views or reconnecting does not cost a handshake.
+	Grace time.Duration
+	// AlwaysOn keeps the radio connected with no subscribers (history,
+	// responders).
+	AlwaysOn bool
+	// Client options for each connection (heartbeat, handshake timeout).
+	Client meshtastic.Options
+	// BackoffMin/Max bound the jittered reconnect delay.
+	BackoffMin, BackoffMax time.Duration
+	// ContendedAfter consecutive links dropped right after the handshake
+	// mark the radio contended; it is then retried only every
+	// ContendedRetry, so two auto-reconnecting clients do not kick each
+	// other forever.
+	ContendedAfter int
+	ContendedRetry time.Duration
+	// TracePace spaces traceroutes: the firmware allows one per 30 s from
+	// its client, so we wait a little longer.
+	TracePace time.Duration
+	// TextPace spaces text messages (firmware: one per 2 s).
+	TextPace time.Duration
+	// TraceTimeout bounds the wait for one traceroute reply.
+	TraceTimeout time.Duration
+	// QueueLen is each subscriber's event queue; a subscriber that falls
+	// further behind loses its oldest events (counted), never the broker's
+	// time.
+	QueueLen int
+	// History is how many recent packets and messages the broker keeps.
+	History int
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+func (c *Config) fill() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.Grace, 30*time.Second)
+	def(&c.BackoffMin, time.Second)
+	def(&c.BackoffMax, time.Minute)
+	def(&c.ContendedRetry, 2*time.Minute)
+	def(&c.TracePace, 32*time.Second)
+	def(&c.TextPace, 2100*time.Millisecond)
+	def(&c.TraceTimeout, 60*time.Second)
+	if c.ContendedAfter <= 0 {
+		c.ContendedAfter = 2
+	}
+	if c.QueueLen <= 0 {
+		c.QueueLen = 256
+	}
+	if c.History <= 0 {
+		c.History = 1000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	c.Client.Now = c.Now
+}
+
+// State of the upstream link.
+type State int
+
+// Link states.
+const (
+	Idle       State = iota // nobody needs the radio; not connected
+	Connecting              // dialling or handshaking
+	Connected
+	Backoff   // waiting to retry after a failure
+	Contended // another client keeps taking the radio; retrying slowly
+	Stopped
+)
+
+func (s State) String() string {
+	switch s {
+	case Idle:
+		return "idle"
+	case Connecting:
+		return "connecting"
+	case Connected:
+		return "connected"
+	case Backoff:
+		return "backoff"
+	case Contended:
+		return "contended"
+	case Stopped:
+		return "stopped"
+	}
+	return "unknown"
+}
+
+// MarshalText makes states render as words in JSON.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Status is a radio's link state as shown to users.
+type Status struct {
+	Name        string    `json:"name"`
+	Address     string    `json:"address"`
+	State       State     `json:"state"`
+	Since       time.Time `json:"since"`
+	LastError   string    `json:"last_error,omitempty"`
+	RetryAt     time.Time `json:"retry_at,omitzero"`
+	Subscribers int       `json:"users"`
+	NodeName    string    `json:"node_name,omitempty"`
+	NodeID      string    `json:"node_id,omitempty"`
+	LastPacket  time.Time `json:"last_packet,omitzero"`
+	Reconnects  int       `json:"reconnects"`
+	PacketsIn   uint64    `json:"packets_in"`
+	PacketsOut  uint64    `json:"packets_out"`
+	Drops       uint64    `json:"fanout_drops"`
+}
+
+// Broker owns one radio's upstream connection.
+type Broker struct {
+	cfg Config
+	log *slog.Logger
+
+	subs   atomic.Pointer[[]*Subscription] // copy-on-write, read on every packet
+	subsMu sync.Mutex
+	wake   chan struct{} // a subscriber arrived or left
+
+	mu            sync.Mutex
+	status        Status
+	client        *meshtastic.Client
+	view          *View // immutable; replaced on change
+	packets       *ring[*Packet]
+	messages      *ring[*Message]
+	links         chan struct{} // closed and replaced whenever a link comes up
+	connectedOnce bool
+
+	packetsIn, packetsOut, drops atomic.Uint64
+
+	adminMu sync.Mutex
+	textMu  sync.Mutex
+	lastTxt time.Time
+	traces  *traceQueue
+
+	ctx  context.Context
+	done chan struct{}
+}
+
+// New returns a broker; call Run to start it.
+func New(cfg Config) *Broker {
+	cfg.fill()
+	b := &Broker{
+		cfg:      cfg,
+		log:      cfg.Logger.With("radio", cfg.Name),
+		wake:     make(chan struct{}, 1),
+		packets:  newRing[*Packet](cfg.History),
+		messages: newRing[*Message](cfg.History),
+		links:    make(chan struct{}),
+		done:     make(chan struct{}),
+		view:     emptyView(),
+	}
+	b.subs.Store(&[]*Subscription{})
+	b.status = Status{Name: cfg.Name, Address: cfg.Address, State: Idle, Since: cfg.Now()}
+	b.traces = newTraceQueue(b)
+	return b
+}
+
+// Name is the radio's configured name.
+func (b *Broker) Name() string { return b.cfg.Name }
+
+// Status returns the current link status.
+func (b *Broker) Status() Status {
+	b.mu.Lock()
+	s := b.status
+	b.mu.Unlock()
+	s.Subscribers = len(*b.subs.Load())
+	s.PacketsIn, s.PacketsOut, s.Drops = b.packetsIn.Load(), b.packetsOut.Load(), b.drops.Load()
+	return s
+}
+
+// View returns the shared, immutable picture of the radio (NodeDB, config).
+// Every session reads the same one; nobody may modify it.
+func (b *Broker) View() *View {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.view
+}
+
+// RecentPackets returns up to n of the newest packets, oldest first.
+func (b *Broker) RecentPackets(n int) []*Packet {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.packets.last(n)
+}
+
+// Messages returns up to n of the newest text messages, oldest first.
+func (b *Broker) Messages(n int) []*Message {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.messages.last(n)
+}
+
+// Run manages the link until ctx ends. It is the only goroutine that
+// dials or closes the client.
+func (b *Broker) Run(ctx context.Context) {
+	b.ctx = ctx
+	defer close(b.done)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); b.traces.run(ctx) }()
+	defer wg.Wait()
+	defer b.setState(Stopped, nil, time.Time{})
+
+	backoff := b.cfg.BackoffMin
+	contended := 0
+	for {
+		if !b.waitWanted(ctx) {
+			return
+		}
+		b.setState(Connecting, nil, time.Time{})
+		c, err := b.connect(ctx)
+		if ctx.Err() != nil {
+			if c != nil {
+				_ = c.Close()
+			}
+			return
+		}
+		if err == nil {
+			backoff = b.cfg.BackoffMin
+			err = b.serve(ctx, c)
+			if err == nil { // closed on purpose: nobody needs it
+				contended = 0
+				b.setState(Idle, nil, time.Time{})
+				continue
+			}
+			if ctx.Err() != nil {
+				return
+			}
+		}
+		// Decide how long to wait before trying again.
+		var wait time.Duration
+		state := Backoff
+		if errors.Is(err, meshtastic.ErrContended) {
+			contended++
+		} else {
+			contended = 0
+		}
+		if contended >= b.cfg.ContendedAfter {
+			state, wait = Contended, jitter(b.cfg.ContendedRetry)
+		} else {
+			wait = jitter(backoff)
+			backoff = min(backoff*2, b.cfg.BackoffMax)
+		}
+		b.log.Warn("radio link failed", "err", err, "state", state, "retry_in", wait.Round(time.Millisecond))
+		b.setState(state, err, b.cfg.Now().Add(wait))
+		if !b.sleep(ctx, wait) {
+			return
+		}
+	}
+}
+
+// jitter spreads d by ±20 % so gateways restarted together do not dial in
+// lockstep.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// sleep waits d, ending early (true) when the last subscriber leaves and
+// the radio is not always-on, or (false) when ctx ends.
+func (b *Broker) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-b.wake:
+			if !b.wanted() {
+				return true
+			}
+		}
+	}
+}
+
+func (b *Broker) wanted() bool { return b.cfg.AlwaysOn || len(*b.subs.Load()) > 0 }
+
+// waitWanted blocks until somebody needs the radio.
+func (b *Broker) waitWanted(ctx context.Context) bool {
+	for !b.wanted() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-b.wake:
+		}
+	}
+	return ctx.Err() == nil
+}
+
+func (b *Broker) connect(ctx context.Context) (*meshtastic.Client, error) {
+	dctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	defer cancel()
+	conn, err := b.cfg.Dial(dctx)
+	if err != nil {
+		return nil, err
+	}
+	opts := b.cfg.Client
+	opts.Logger = b.log
+	return meshtastic.Connect(dctx, conn, opts)
+}
+
+// serve runs one connected client: it folds events into the shared state
+// and fans them out, and closes the link after the grace period once
+// nobody needs it (returning nil). Otherwise it returns the link error.
+func (b *Broker) serve(ctx context.Context, c *meshtastic.Client) error {
+	snap := c.Snapshot()
+	b.mu.Lock()
+	b.client = c
+	b.view = newView(&snap)
+	self := snap.Self()
+	b.status.NodeName, b.status.NodeID = self.Name(), self.ID()
+	if b.connectedOnce {
+		b.status.Reconnects++
+	}
+	b.connectedOnce = true
+	close(b.links)
+	b.links = make(chan struct{})
+	b.mu.Unlock()
+	b.setState(Connected, nil, time.Time{})
+	b.log.Info("radio connected", "node", self.ID(), "name", self.Name(), "nodes", len(snap.Nodes))
+	defer func() {
+		b.mu.Lock()
+		b.client = nil
+		b.mu.Unlock()
+		b.traces.linkDown()
+	}()
+
+	var idle *time.Timer
+	var idleC <-chan time.Time
+	if !b.wanted() { // everyone left while we were connecting
+		idle = time.NewTimer(b.cfg.Grace)
+		idleC = idle.C
+	}
+	defer func() {
+		if idle != nil {
+			idle.Stop()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			_ = c.Close()
+			return ctx.Err()
+		case <-b.wake:
+			if b.wanted() {
+				if idle != nil {
+					idle.Stop()
+					idle, idleC = nil, nil
+				}
+			} else if idle == nil {
+				idle = time.NewTimer(b.cfg.Grace)
+				idleC = idle.C
+			}
+		case <-idleC:
+			if !b.wanted() {
+				b.log.Info("closing radio link: no users", "grace", b.cfg.Grace)
+				_ = c.Close()
+				return nil
+			}
+			idle, idleC = nil, nil
+		case ev, ok := <-c.Events():
+			if !ok || ev.Kind == meshtastic.EventLinkDown {
+				err := c.Err()
+				if err == nil {
+					err = ev.Err
+				}
+				_ = c.Close()
+				return err
+			}
+			b.handle(c, ev)
+		}
+	}
+}

@@ -1,0 +1,338 @@
+package radio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/meshgate/meshgate/meshtastic"
+)
+
+// Client returns the connected client, or ErrNotConnected.
+func (b *Broker) Client() (*meshtastic.Client, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.client == nil {
+		return nil, fmt.Errorf("%w: %s is %s", ErrNotConnected, b.cfg.Name, b.status.State)
+	}
+	return b.client, nil
+}
+
+// WaitConnected blocks until the radio is connected or ctx ends.
+func (b *Broker) WaitConnected(ctx context.Context) error {
+	for {
+		b.mu.Lock()
+		ok, ch, st := b.client != nil, b.links, b.status
+		b.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			msg := st.State.String()
+			if st.LastError != "" {
+				msg += ": " + st.LastError
+			}
+			return fmt.Errorf("%w: %s is %s: %w", ErrNotConnected, b.cfg.Name, msg, ctx.Err())
+		}
+	}
+}
+
+// SendText sends a text for user who, spaced to the firmware's text rate
+// limit across all users of the radio, and records it in the shared
+// history. With WantAck the message's delivery state follows the ack.
+func (b *Broker) SendText(ctx context.Context, who string, t meshtastic.Text) (Message, error) {
+	b.textMu.Lock()
+	if wait := b.lastTxt.Add(b.cfg.TextPace).Sub(b.cfg.Now()); wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			b.textMu.Unlock()
+			return Message{}, ctx.Err()
+		}
+	}
+	c, err := b.Client()
+	if err != nil {
+		b.textMu.Unlock()
+		return Message{}, err
+	}
+	id, err := c.SendText(t)
+	b.lastTxt = b.cfg.Now()
+	b.textMu.Unlock()
+	if err != nil {
+		return Message{}, err
+	}
+	b.packetsOut.Add(1)
+	to := t.To
+	if to == 0 {
+		to = meshtastic.Broadcast
+	}
+	m := &Message{
+		At: b.cfg.Now(), ID: id, From: c.MyNodeNum(), To: to, Channel: t.Channel, Text: t.Text,
+		ReplyID: t.ReplyID, Outgoing: true, SentBy: who, Delivery: Sent,
+	}
+	m.FromID, m.ToID = meshtastic.NodeID(m.From), meshtastic.NodeID(m.To)
+	if t.WantAck {
+		m.Delivery = Pending
+	}
+	b.mu.Lock()
+	b.messages.push(m)
+	cp := *m
+	b.mu.Unlock()
+	b.publish(&Event{Kind: EvMessage, At: m.At, Message: &cp})
+	if t.WantAck {
+		go b.trackAck(c, m)
+	}
+	return cp, nil
+}
+
+// trackAck waits for a sent message's ack and publishes the outcome. It
+// ends with the link (the client fails pending waits when it closes).
+func (b *Broker) trackAck(c *meshtastic.Client, m *Message) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ack, err := c.WaitAck(ctx, m.ID)
+	b.mu.Lock()
+	if err != nil {
+		m.Delivery, m.Error = Failed, err.Error()
+	} else {
+		m.Delivery, m.AckFrom = Acked, meshtastic.NodeID(ack.From)
+		if ack.Implicit {
+			m.AckFrom = "relay"
+		}
+	}
+	cp := *m
+	b.mu.Unlock()
+	b.publish(&Event{Kind: EvMessage, At: b.cfg.Now(), Message: &cp})
+}
+
+// Message returns the current state of a message by packet id.
+func (b *Broker) Message(id uint32) (Message, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var found *Message
+	b.messages.each(func(m *Message) bool {
+		if m.ID == id {
+			found = m
+			return false
+		}
+		return true
+	})
+	if found == nil {
+		return Message{}, false
+	}
+	return *found, true
+}
+
+// Admin runs f with the client, one admin operation at a time per radio
+// so that edit transactions from two users never interleave.
+func (b *Broker) Admin(ctx context.Context, f func(context.Context, *meshtastic.Client) error) error {
+	b.adminMu.Lock()
+	defer b.adminMu.Unlock()
+	c, err := b.Client()
+	if err != nil {
+		return err
+	}
+	b.packetsOut.Add(1)
+	return f(ctx, c)
+}
+
+// Position reports where a traceroute waits: 0 means it is running now.
+type Position struct {
+	Ahead int       // requests in front of this one
+	ETA   time.Time // when it should start
+}
+
+type traceReq struct {
+	ctx      context.Context
+	dest     uint32
+	opts     meshtastic.TraceOptions
+	onPos    func(Position)
+	done     chan traceResult
+	started  bool
+	finished sync.Once
+}
+
+type traceResult struct {
+	route *meshtastic.Route
+	err   error
+}
+
+// traceQueue runs traceroutes one after another, spaced by the firmware's
+// limit, for every user of the radio.
+type traceQueue struct {
+	b    *Broker
+	mu   sync.Mutex
+	q    []*traceReq
+	kick chan struct{}
+	last time.Time // when the last traceroute was sent
+	max  int
+}
+
+func newTraceQueue(b *Broker) *traceQueue {
+	return &traceQueue{b: b, kick: make(chan struct{}, 1), max: 256}
+}
+
+// Traceroute queues a traceroute to dest and waits for its result. onPos
+// (may be nil) is told the request's place in the queue whenever it
+// changes; it must not block.
+func (b *Broker) Traceroute(ctx context.Context, dest uint32, o meshtastic.TraceOptions, onPos func(Position)) (*meshtastic.Route, error) {
+	r := &traceReq{ctx: ctx, dest: dest, opts: o, onPos: onPos, done: make(chan traceResult, 1)}
+	tq := b.traces
+	tq.mu.Lock()
+	if len(tq.q) >= tq.max {
+		tq.mu.Unlock()
+		return nil, fmt.Errorf("%w: %d traceroutes queued", ErrQueueFull, tq.max)
+	}
+	tq.q = append(tq.q, r)
+	tq.mu.Unlock()
+	tq.notify()
+	tq.poke()
+	select {
+	case res := <-r.done:
+		return res.route, res.err
+	case <-ctx.Done():
+		tq.remove(r)
+		select {
+		case res := <-r.done: // finished while we were giving up
+			return res.route, res.err
+		default:
+		}
+		return nil, ctx.Err()
+	}
+}
+
+// QueueLen is the number of traceroutes waiting or running.
+func (b *Broker) QueueLen() int {
+	b.traces.mu.Lock()
+	defer b.traces.mu.Unlock()
+	return len(b.traces.q)
+}
+
+func (tq *traceQueue) poke() {
+	select {
+	case tq.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (tq *traceQueue) remove(r *traceReq) {
+	tq.mu.Lock()
+	i := slices.Index(tq.q, r)
+	if i >= 0 && !r.started {
+		tq.q = slices.Delete(tq.q, i, i+1)
+	}
+	tq.mu.Unlock()
+	tq.notify()
+}
+
+// notify tells every waiting request its position.
+func (tq *traceQueue) notify() {
+	tq.mu.Lock()
+	pace := tq.b.cfg.TracePace
+	next := tq.last.Add(pace)
+	if now := tq.b.cfg.Now(); next.Before(now) {
+		next = now
+	}
+	type upd struct {
+		f func(Position)
+		p Position
+	}
+	var ups []upd
+	for i, r := range tq.q {
+		if r.onPos != nil {
+			ups = append(ups, upd{r.onPos, Position{Ahead: i, ETA: next.Add(time.Duration(i) * pace)}})
+		}
+	}
+	tq.mu.Unlock()
+	for _, u := range ups {
+		u.f(u.p)
+	}
+}
+
+// linkDown fails the running request promptly; waiting ones stay queued
+// until the link returns or their callers give up.
+func (tq *traceQueue) linkDown() { tq.poke() }
+
+func (tq *traceQueue) run(ctx context.Context) {
+	for {
+		tq.mu.Lock()
+		var head *traceReq
+		if len(tq.q) > 0 {
+			head = tq.q[0]
+		}
+		wait := time.Until(tq.last.Add(tq.b.cfg.TracePace))
+		tq.mu.Unlock()
+		if head == nil || wait > 0 {
+			var t *time.Timer
+			var timer <-chan time.Time
+			if head != nil {
+				t = time.NewTimer(wait)
+				timer = t.C
+			}
+			select {
+			case <-ctx.Done():
+				tq.failAll(ErrStopped)
+				return
+			case <-tq.kick:
+			case <-timer:
+			}
+			if t != nil {
+				t.Stop()
+			}
+			continue
+		}
+		if head.ctx.Err() != nil {
+			tq.remove(head)
+			continue
+		}
+		c, err := tq.b.Client()
+		if err != nil {
+			// Wait for the link rather than failing everyone at once.
+			wctx, cancel := context.WithTimeout(head.ctx, 5*time.Second)
+			werr := tq.b.WaitConnected(wctx)
+			cancel()
+			if werr != nil && head.ctx.Err() == nil && ctx.Err() == nil {
+				tq.finish(head, traceResult{err: err})
+			}
+			continue
+		}
+		tq.mu.Lock()
+		head.started = true
+		tq.last = tq.b.cfg.Now()
+		tq.mu.Unlock()
+		tq.notify()
+		tctx, cancel := context.WithTimeout(head.ctx, tq.b.cfg.TraceTimeout)
+		tq.b.packetsOut.Add(1)
+		route, err := c.Traceroute(tctx, head.dest, head.opts)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && head.ctx.Err() == nil {
+			err = fmt.Errorf("%w: no reply from %s within %s", meshtastic.ErrNoResponse, meshtastic.NodeID(head.dest), tq.b.cfg.TraceTimeout)
+		}
+		tq.finish(head, traceResult{route: route, err: err})
+	}
+}
+
+func (tq *traceQueue) finish(r *traceReq, res traceResult) {
+	tq.mu.Lock()
+	if i := slices.Index(tq.q, r); i >= 0 {
+		tq.q = slices.Delete(tq.q, i, i+1)
+	}
+	tq.mu.Unlock()
+	r.finished.Do(func() { r.done <- res })
+	tq.notify()
+}
+
+func (tq *traceQueue) failAll(err error) {
+	tq.mu.Lock()
+	q := tq.q
+	tq.q = nil
+	tq.mu.Unlock()
+	for _, r := range q {
+		r.finished.Do(func() { r.done <- traceResult{err: err} })
+	}
+}

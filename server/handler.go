@@ -1,0 +1,131 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"charm.land/ssh"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/sessions"
+)
+
+// handler is the one middleware: identity, session record, then either an
+// exec command or the interactive screen.
+func (s *Server) handler(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		s.handlers.Add(1)
+		defer s.handlers.Done()
+		code := s.serveSession(sess)
+		_ = sess.Exit(code)
+		next(sess)
+	}
+}
+
+// Exit statuses of exec commands.
+const (
+	exitOK      = 0
+	exitFailed  = 1
+	exitUsage   = 2
+	exitDenied  = 3
+	exitFull    = 4
+	exitTimeout = 5
+)
+
+func (s *Server) serveSession(sess ssh.Session) int {
+	ctx := sess.Context()
+	if lc, ok := ctx.Value(limitedConnKey{}).(*limitedConn); ok {
+		lc.authenticated()
+	}
+	remote := sess.RemoteAddr().String()
+	// Identity comes only from the key the client signed with, looked up
+	// again here; nothing the auth callback saw is trusted.
+	pk := sess.PublicKey()
+	if pk == nil {
+		fmt.Fprintln(sess.Stderr(), "meshgate: public key authentication required")
+		return exitDenied
+	}
+	id, err := s.keys.Authorize(pk, sess.RemoteAddr(), time.Now())
+	if err != nil {
+		s.log.Warn("auth fail", "remote", remote, "fingerprint", gossh.FingerprintSHA256(pk), "reason", err)
+		fmt.Fprintln(sess.Stderr(), "meshgate: access denied")
+		return exitDenied
+	}
+	s.log.Info("auth ok", "remote", remote, "user", id.Name, "fingerprint", id.Fingerprint, "role", id.Role)
+
+	_, winch, isPty := sess.Pty()
+	kind := sessions.Exec
+	if len(sess.Command()) == 0 {
+		kind = sessions.TUI
+	}
+	if kind == sessions.TUI && id.NoPTY {
+		fmt.Fprintln(sess.Stderr(), "meshgate: this key may only run commands (no-pty); try: ssh ... help")
+		return exitDenied
+	}
+	rec, err := s.sessions.Open(sessions.User{
+		Name: id.Name, Fingerprint: id.Fingerprint, Role: id.Role.String(), RemoteAddr: remote,
+		Kind: kind, Command: sess.RawCommand(),
+	})
+	if err != nil {
+		s.log.Warn("session refused", "user", id.Name, "reason", err)
+		fmt.Fprintf(sess.Stderr(), "meshgate: %v\n", err)
+		return exitFull
+	}
+	defer rec.Close()
+	// cancel ends this session's work when it is reaped or kicked; the
+	// closer tells the user why before the connection goes.
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	rec.SetCloser(func(reason string) {
+		fmt.Fprintf(sess.Stderr(), "\r\nmeshgate: session closed: %s\r\n", reason)
+		s.log.Info("session reaped", "session", rec.ID(), "user", id.Name, "reason", reason)
+		cancel(errors.New(reason))
+		// Give the message a moment to reach the client, then drop the
+		// connection so that a stalled client cannot hold the session.
+		go func() {
+			time.Sleep(200 * time.Millisecond)
+			if c, ok := ctx.Value(ssh.ContextKeyConn).(*gossh.ServerConn); ok {
+				_ = c.Close()
+			}
+		}()
+	})
+	if kind == sessions.Exec {
+		s.log.Info("exec", "session", rec.ID(), "user", id.Name, "command", sess.RawCommand(), "pty", isPty)
+	}
+	if winch != nil {
+		// The window-change channel has a buffer of one and blocks the
+		// session's request loop until read; drain it.
+		go func() {
+			for {
+				select {
+				case <-sctx.Done():
+					return
+				case _, ok := <-winch:
+					if !ok {
+						return
+					}
+				}
+			}
+		}()
+	}
+	env := &execEnv{s: s, ctx: sctx, sess: sess, id: id, rec: rec, out: sess, errOut: sess.Stderr()}
+	if kind == sessions.Exec {
+		return env.run(sess.Command())
+	}
+	return env.interactive()
+}
+
+// execEnv is what one command runs with.
+type execEnv struct {
+	s      *Server
+	ctx    context.Context
+	sess   ssh.Session
+	id     auth.Identity
+	rec    *sessions.Session
+	out    io.Writer
+	errOut io.Writer
+}
