@@ -56,7 +56,16 @@ bench:
 
 ## interop: check our wire format against the official @meshtastic/protobufs npm package
 interop:
-	cd meshtastic/interop && npm ci --no-audit --no-fund --loglevel=error && npm test
+	$(GO) build -o $(BIN) ./cmd/meshgate
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(GO) build -o "$$tmp/gocorpus" ./meshtastic/interop/gocorpus && \
+	"$$tmp/gocorpus" -out "$$tmp" && \
+	(cd meshtastic/interop && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
+	rc=0; \
+	(cd meshtastic/interop && INTEROP_DIR="$$tmp" MESHGATE_BIN="$(CURDIR)/$(BIN)" npm test --silent) || rc=1; \
+	echo "gocorpus -check: decoding the JS corpus with meshtastic/pb"; \
+	"$$tmp/gocorpus" -check "$$tmp/js-corpus.json" || rc=1; \
+	exit $$rc
 
 clean:
 	rm -rf bin
