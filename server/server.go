@@ -112,6 +112,9 @@ func New(cfg Config, keys Authorizer, mgr *sessions.Manager, radios *radio.Regis
 		started:  time.Now(),
 	}
 	srv, err := wish.NewServer(
+		// The host key goes in first: without one, NewServer would write a
+		// fresh key into the working directory.
+		func(srv *ssh.Server) error { srv.AddHostKey(cfg.HostKey); return nil },
 		wish.WithVersion("meshgate_"+cfg.Version),
 		wish.WithPublicKeyAuth(s.publicKeyAuth),
 		wish.WithMiddleware(s.handler),
@@ -119,7 +122,6 @@ func New(cfg Config, keys Authorizer, mgr *sessions.Manager, radios *radio.Regis
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	srv.AddHostKey(cfg.HostKey)
 	srv.HandshakeTimeout = cfg.HandshakeTimeout
 	srv.ConnCallback = s.connCallback
 	srv.ServerConfigCallback = func(ssh.Context) *gossh.ServerConfig {
