@@ -336,4 +336,3 @@ func goroutineBaseline(t *testing.T) {
 		}
 	})
 }
-
