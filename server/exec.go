@@ -29,6 +29,7 @@ type command struct {
 // commands is the whole exec interface, in help order.
 func commands() []*command {
 	return []*command{
+		{name: "tui", args: "[-r RADIO]", summary: "the terminal UI (needs ssh -t), optionally bound to a radio", role: auth.Viewer, run: (*execEnv).cmdTUINoPTY},
 		{name: "help", args: "[COMMAND]", summary: "list commands, or show one command's flags", role: auth.Viewer, run: (*execEnv).cmdHelp},
 		{name: "whoami", args: "[--json]", summary: "your identity, role and allowed radios", role: auth.Viewer, run: (*execEnv).cmdWhoami},
 		{name: "radios", args: "[--json]", summary: "the radios you may use and their link state", role: auth.Viewer, run: (*execEnv).cmdRadios},
@@ -248,4 +249,13 @@ func sortedKeys[M ~map[K]V, K ~string, V any](m M) []K {
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 	return keys
+}
+
+// cmdTUINoPTY answers "tui" without a terminal.
+func (e *execEnv) cmdTUINoPTY(fs *flag.FlagSet, args []string) int {
+	radioFlag(fs)
+	if _, code, ok := e.parse(fs, args); !ok {
+		return code
+	}
+	return e.usage("tui", "the terminal UI needs a terminal: use ssh -t")
 }

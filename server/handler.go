@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -59,7 +60,9 @@ func (s *Server) serveSession(sess ssh.Session) int {
 
 	_, winch, isPty := sess.Pty()
 	kind := sessions.Exec
-	if len(sess.Command()) == 0 {
+	argv := sess.Command()
+	// "tui [-r NAME]" with a terminal is the UI too, already bound.
+	if len(argv) == 0 || (isPty && argv[0] == "tui") {
 		kind = sessions.TUI
 	}
 	if kind == sessions.TUI && id.NoPTY {
@@ -96,9 +99,10 @@ func (s *Server) serveSession(sess ssh.Session) int {
 	if kind == sessions.Exec {
 		s.log.Info("exec", "session", rec.ID(), "user", id.Name, "command", sess.RawCommand(), "pty", isPty)
 	}
-	if winch != nil {
+	if winch != nil && !(kind == sessions.TUI && isPty) {
 		// The window-change channel has a buffer of one and blocks the
-		// session's request loop until read; drain it.
+		// session's request loop until read; drain it (the UI reads it
+		// itself).
 		go func() {
 			for {
 				select {
@@ -113,8 +117,15 @@ func (s *Server) serveSession(sess ssh.Session) int {
 		}()
 	}
 	env := &execEnv{s: s, ctx: sctx, sess: sess, id: id, rec: rec, out: sess, errOut: sess.Stderr()}
-	if kind == sessions.Exec {
-		return env.run(sess.Command())
+	switch {
+	case kind == sessions.Exec:
+		return env.run(argv)
+	case isPty:
+		name, code, ok := tuiRadioArg(env, argv)
+		if !ok {
+			return code
+		}
+		return env.runTUI(name)
 	}
 	return env.interactive()
 }
@@ -128,4 +139,27 @@ type execEnv struct {
 	rec    *sessions.Session
 	out    io.Writer
 	errOut io.Writer
+}
+
+// tuiRadioArg reads "tui [-r NAME]".
+func tuiRadioArg(e *execEnv, argv []string) (string, int, bool) {
+	if len(argv) == 0 {
+		return "", 0, true
+	}
+	fs := flag.NewFlagSet("tui", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	r := radioFlag(fs)
+	pos, code, ok := e.parse(fs, argv[1:])
+	if !ok {
+		return "", code, false
+	}
+	if len(pos) > 0 {
+		return "", e.usage("tui", fmt.Sprintf("unexpected argument %q", pos[0])), false
+	}
+	if *r != "" {
+		if _, code, ok := e.pickRadio("tui", *r); !ok {
+			return "", code, false
+		}
+	}
+	return *r, 0, true
 }
