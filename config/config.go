@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -110,7 +111,7 @@ func (c *Config) LoadFile(path string) error {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		return fmt.Errorf("%w: %s: %s", ErrInvalid, path, strings.TrimPrefix(err.Error(), "yaml: "))
+		return yamlError(path, err)
 	}
 	if len(root.Content) == 0 {
 		return nil // an empty file changes nothing
@@ -123,10 +124,32 @@ func (c *Config) LoadFile(path string) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil {
-		return fmt.Errorf("%w: %s: %s", ErrInvalid, path, strings.TrimPrefix(err.Error(), "yaml: "))
+		return yamlError(path, err)
 	}
 	c.Source = path
 	return nil
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// yamlError rewrites the YAML library's "line N: msg" errors into the
+// usual "file:N: msg" form, one problem per line.
+func yamlError(path string, err error) error {
+	var msgs []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	for i, m := range msgs {
+		if sub := yamlLine.FindStringSubmatch(strings.TrimSpace(m)); sub != nil {
+			msgs[i] = fmt.Sprintf("%s:%s: %s", path, sub[1], sub[2])
+		} else {
+			msgs[i] = path + ": " + strings.TrimPrefix(m, "yaml: ")
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(msgs, "\n"))
 }
 
 var durationKeys = map[string]bool{

@@ -49,7 +49,8 @@ type Options struct {
 	EventBuffer int
 	// NoEvents discards events, for callers that only want a snapshot.
 	NoEvents bool
-	// WakeDelay is the pause after the 32 wake-up bytes. Default 100 ms.
+	// WakeDelay is the pause after the 32 wake-up bytes. Default 100 ms;
+	// negative for none (a simulated radio needs no waking).
 	WakeDelay time.Duration
 	// Logger receives protocol diagnostics. Default: discard.
 	Logger *slog.Logger
