@@ -5,9 +5,10 @@ PKGS     := ./...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 SIM_ADDR ?= 127.0.0.1:4403
+DEMO_DIR ?= .demo
 FUZZTIME ?= 15s
 
-.PHONY: all build run test vet fmt-check unit proto proto-check fuzz bench interop clean
+.PHONY: all build run sim test vet fmt-check unit proto proto-check fuzz bench interop clean
 
 all: build
 
@@ -15,9 +16,12 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meshgate
 
-## run: a simulated radio on $(SIM_ADDR), live traffic; inspect it with `bin/meshgate info $(SIM_ADDR)`
+## run: the gateway in demo mode: two simulated radios, 127.0.0.1:2222, any key accepted (loopback only)
 run: build
-	@echo "Simulated radio on $(SIM_ADDR). In another terminal: $(BIN) info $(SIM_ADDR)"
+	$(BIN) serve --demo --data-dir $(DEMO_DIR)
+
+## sim: just a simulated radio on $(SIM_ADDR); inspect it with `bin/meshgate info $(SIM_ADDR)`
+sim: build
 	$(BIN) sim --listen $(SIM_ADDR) --seed 1 --nodes 40 --traffic 3s
 
 ## test: everything CI checks
@@ -49,10 +53,11 @@ proto-check:
 ## fuzz: run every fuzz target briefly (FUZZTIME each)
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./meshtastic/frame/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./auth/
 
-## bench: protocol benchmarks (frame decode, handshake with 200 nodes)
+## bench: benchmarks (frame decode, handshake with 200 nodes, fan-out, sessions)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./meshtastic/...
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./meshtastic/... ./radio/ ./sessions/ ./server/
 
 ## interop: check our wire format against the official @meshtastic/protobufs npm package
 interop:

@@ -21,7 +21,7 @@ import (
 func fastSim(seed int64, nodes int) sim.Config {
 	return sim.Config{
 		Seed: seed, Nodes: nodes, TracerouteDelay: 30 * time.Millisecond, AckDelay: 20 * time.Millisecond,
-		RebootDowntime: 300 * time.Millisecond,
+		RebootDowntime: 300 * time.Millisecond, AdminRebootDelay: 100 * time.Millisecond,
 	}
 }
 
