@@ -1,0 +1,155 @@
+// Command meshload opens many SSH sessions against a meshgate gateway and
+// reports what they cost the gateway: its resident memory before and
+// after (read from /proc, so run it on the gateway's host) and how long
+// logins took. It is the load tool behind the memory figures in the docs:
+//
+//	meshgate serve --demo &            # any key accepted, loopback only
+//	meshload -pid $! -sessions 200 -command "packets -r base --follow --limit 0"
+//	meshload -pid $! -sessions 200 -pty  # interactive (TUI) sessions
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:2222", "gateway address")
+	n := flag.Int("sessions", 100, "sessions to open")
+	command := flag.String("command", "", "exec command for each session (empty: interactive)")
+	pty := flag.Bool("pty", false, "request a terminal (120x40) for each session")
+	pid := flag.Int("pid", 0, "gateway process id, to read its memory from /proc")
+	hold := flag.Duration("hold", 3*time.Second, "how long to keep the sessions open before measuring")
+	flag.Parse()
+	if err := run(*addr, *n, *command, *pty, *pid, *hold); err != nil {
+		fmt.Fprintln(os.Stderr, "meshload:", err)
+		os.Exit(1)
+	}
+}
+
+func run(addr string, n int, command string, pty bool, pid int, hold time.Duration) error {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	signer, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		return err
+	}
+	cfg := &gossh.ClientConfig{User: "load", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second}
+	before := rss(pid)
+	var (
+		mu       sync.Mutex
+		clients  []*gossh.Client
+		logins   []time.Duration
+		failures int
+	)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4) // stay under the gateway's per-source pre-auth limit
+	for range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			start := time.Now()
+			c, err := open(addr, cfg, command, pty)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failures++
+				if failures == 1 {
+					fmt.Fprintln(os.Stderr, "meshload: first failure:", err)
+				}
+				return
+			}
+			clients = append(clients, c)
+			logins = append(logins, time.Since(start))
+		}()
+	}
+	wg.Wait()
+	time.Sleep(hold)
+	after := rss(pid)
+	fmt.Printf("sessions open: %d (failed %d)\n", len(clients), failures)
+	if len(logins) > 0 {
+		slices.Sort(logins)
+		fmt.Printf("login to session start: median %s, p99 %s\n", logins[len(logins)/2].Round(time.Microsecond),
+			logins[len(logins)*99/100].Round(time.Microsecond))
+	}
+	if pid > 0 && len(clients) > 0 {
+		fmt.Printf("gateway RSS: %d KiB before, %d KiB after, %.1f KiB per session\n", before, after,
+			float64(after-before)/float64(len(clients)))
+	}
+	for _, c := range clients {
+		_ = c.Close()
+	}
+	return nil
+}
+
+// open logs in and starts one session that stays open.
+func open(addr string, cfg *gossh.ClientConfig, command string, pty bool) (*gossh.Client, error) {
+	c, err := gossh.Dial("tcp", addr, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := c.NewSession()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if pty {
+		if err := s.RequestPty("xterm-256color", 40, 120, gossh.TerminalModes{}); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	out, err := s.StdoutPipe()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	if command == "" {
+		err = s.Shell()
+	} else {
+		err = s.Start(command)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// rss reads a process's resident set size in KiB from /proc.
+func rss(pid int) int {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				n, _ := strconv.Atoi(f[0])
+				return n
+			}
+		}
+	}
+	return 0
+}
