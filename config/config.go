@@ -50,10 +50,9 @@ type Config struct {
 	LogLevel         string        `yaml:"log_level"`
 	LogFormat        string        `yaml:"log_format"`
 	Demo             bool          `yaml:"demo"`
+	MetricsListen    string        `yaml:"metrics_listen"`
+	TrustedProxies   []string      `yaml:"trusted_proxies"`
 	Radios           []Radio       `yaml:"radios"`
-	// Users holds extra authorized_keys lines, for small setups that keep
-	// everything in one file.
-	Users []string `yaml:"users"`
 
 	// Source names where the file settings came from (for messages).
 	Source string `yaml:"-"`
@@ -240,6 +239,11 @@ func Settings() []Setting {
 			c.AllowDial = splitList(v)
 			return nil
 		}},
+		{"metrics-listen", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9222 (default off)", str(func(c *Config) *string { return &c.MetricsListen })},
+		{"trusted-proxies", "CIDR ranges of load balancers allowed to send a PROXY protocol header, comma-separated (default off)", func(c *Config, v string) error {
+			c.TrustedProxies = splitList(v)
+			return nil
+		}},
 		{"radio", "a radio as NAME=ADDR (repeatable; env: comma-separated); ADDR is host[:port], tcp://host:port, serial:///dev/ttyUSB0 or sim://", func(c *Config, v string) error {
 			for _, item := range splitList(v) {
 				name, addr, ok := strings.Cut(item, "=")
@@ -319,6 +323,9 @@ func (c *Config) Validate() error {
 	if _, err := c.DialRanges(); err != nil {
 		return err
 	}
+	if _, err := c.ProxyRanges(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for _, r := range c.Radios {
 		if r.Name == "" || r.Address == "" {
@@ -333,6 +340,19 @@ func (c *Config) Validate() error {
 		return bad("no radios configured (use --radio NAME=ADDR, the config file, or --demo)")
 	}
 	return nil
+}
+
+// ProxyRanges parses TrustedProxies.
+func (c *Config) ProxyRanges() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: trusted-proxies %q: want CIDR such as 10.0.0.0/24", ErrInvalid, s)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // DialRanges parses AllowDial.

@@ -74,10 +74,12 @@ func (s *Server) serveSession(sess ssh.Session) int {
 		Kind: kind, Command: sess.RawCommand(),
 	})
 	if err != nil {
+		s.count.sessionsRefused.Add(1)
 		s.log.Warn("session refused", "user", id.Name, "reason", err)
 		fmt.Fprintf(sess.Stderr(), "meshgate: %v\n", err)
 		return exitFull
 	}
+	s.count.sessionsOpened.Add(1)
 	defer rec.Close()
 	// cancel ends this session's work when it is reaped or kicked; the
 	// closer tells the user why before the connection goes.

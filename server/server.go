@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
 	"charm.land/ssh"
 	"charm.land/wish/v2"
+	"github.com/pires/go-proxyproto"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/meshgate/meshgate/auth"
@@ -47,6 +49,11 @@ type Config struct {
 	MaxWidth, MaxHeight int
 	// Demo marks a gateway that accepts any key; the banner says so.
 	Demo bool
+	// TrustedProxies lists the load balancers allowed to send a PROXY
+	// protocol header (v1 or v2) giving the real client address. A header
+	// from any other address is refused, so clients cannot spoof their
+	// source. Empty: PROXY protocol off.
+	TrustedProxies []netip.Prefix
 }
 
 func (c *Config) fill() {
@@ -91,6 +98,7 @@ type Server struct {
 	handlers sync.WaitGroup
 	stopping chan struct{}
 	stopOnce sync.Once
+	count    counters
 }
 
 // ErrNoHostKey is returned by New without a host key.
@@ -144,9 +152,11 @@ func (s *Server) connCallback(ctx ssh.Context, c net.Conn) net.Conn {
 	lc := &limitedConn{Conn: c, l: s.lim}
 	ok, reason := s.lim.acquire(lc)
 	if !ok {
+		s.count.refusedPreAuth.Add(1)
 		s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "reason", reason)
 		return nil
 	}
+	s.count.connections.Add(1)
 	s.log.Info("connect", "remote", c.RemoteAddr().String())
 	ctx.SetValue(limitedConnKey{}, lc)
 	return lc
@@ -161,11 +171,13 @@ type limitedConnKey struct{}
 func (s *Server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
 	select {
 	case <-s.stopping:
+		s.count.authFailed(errShuttingDown)
 		return false
 	default:
 	}
 	_, err := s.keys.Authorize(key, ctx.RemoteAddr(), time.Now())
 	if err != nil {
+		s.count.authFailed(err)
 		s.log.Info("auth fail", "remote", ctx.RemoteAddr().String(), "user", ctx.User(),
 			"fingerprint", gossh.FingerprintSHA256(key), "reason", err)
 		return false
@@ -177,7 +189,10 @@ func (s *Server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
 // session is told, radios keep running for their owner to close, and
 // connections still open after the grace period are closed.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	s.log.Info("listening", "addr", ln.Addr().String(), "demo", s.cfg.Demo)
+	if len(s.cfg.TrustedProxies) > 0 {
+		ln = s.proxyListener(ln)
+	}
+	s.log.Info("listening", "addr", ln.Addr().String(), "demo", s.cfg.Demo, "proxy_protocol", len(s.cfg.TrustedProxies) > 0)
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(ln) }()
 	reaper := make(chan struct{})
@@ -218,4 +233,28 @@ func (s *Server) shutdown() {
 	// rest (Shutdown alone waits forever for open sessions).
 	_ = s.srv.Shutdown(ctx)
 	_ = s.srv.Close()
+}
+
+// proxyListener accepts a PROXY protocol header only from the trusted
+// proxies (whose header then sets the client address every limit and log
+// sees) and refuses connections that send one from anywhere else.
+func (s *Server) proxyListener(ln net.Listener) net.Listener {
+	trusted := s.cfg.TrustedProxies
+	return &proxyproto.Listener{
+		Listener:          ln,
+		ReadHeaderTimeout: 5 * time.Second,
+		ConnPolicy: func(o proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
+			ap, err := netip.ParseAddrPort(o.Upstream.String())
+			if err != nil {
+				return proxyproto.REJECT, nil
+			}
+			ip := ap.Addr().Unmap()
+			for _, p := range trusted {
+				if p.Contains(ip) {
+					return proxyproto.USE, nil
+				}
+			}
+			return proxyproto.REJECT, nil
+		},
+	}
 }

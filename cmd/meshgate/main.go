@@ -22,6 +22,8 @@ const usage = `meshgate shares Meshtastic radios with a team over SSH.
 Usage:
   meshgate [serve] [flags]       run the SSH gateway (the default; --demo for simulated radios)
   meshgate sim [flags]           run a simulated radio (TCP API, or a pseudo-terminal with --pty)
+  meshgate check [flags]         validate the configuration, authorized_keys, radios and data directory (like sshd -t)
+  meshgate health [ADDR]         exit 0 if a gateway answers on ADDR (default 127.0.0.1:2222)
   meshgate info [--json] ADDR    connect to a radio, print its identity, config and nodes, and exit
   meshgate version               print the version
 
@@ -51,6 +53,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runSim(ctx, args[1:], stdout, stderr)
 	case "info":
 		err = runInfo(ctx, args[1:], stdout, stderr)
+	case "check":
+		err = runCheck(ctx, args[1:], stdout, stderr)
+	case "health":
+		err = runHealth(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "meshgate %s\n", version)
 	case "help", "-h", "--help":

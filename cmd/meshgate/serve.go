@@ -17,8 +17,10 @@ import (
 	"charm.land/log/v2"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/check"
 	"github.com/meshgate/meshgate/config"
 	"github.com/meshgate/meshgate/meshtastic"
+	"github.com/meshgate/meshgate/metrics"
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/server"
 	"github.com/meshgate/meshgate/sessions"
@@ -32,8 +34,12 @@ var demoRadios = []config.Radio{
 
 // loadServeConfig merges defaults, the config file, MESHGATE_* variables
 // and flags, in that order of precedence.
-func loadServeConfig(args []string, environ []string, stderr io.Writer) (*config.Config, error) {
-	fs := newFlagSet("serve", "[serve] [flags]", stderr)
+func loadServeConfig(args []string, environ []string, stderr io.Writer, name string) (*config.Config, error) {
+	synopsis := "[serve] [flags]"
+	if name != "serve" {
+		synopsis = name + " [flags]  (takes every serve flag)"
+	}
+	fs := newFlagSet(name, synopsis, stderr)
 	cfgPath := fs.String("config", "", "YAML config file (see meshgate.example.yaml) [$MESHGATE_CONFIG]")
 	type setting struct {
 		s config.Setting
@@ -126,11 +132,22 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 
 // runServe runs the gateway until SIGINT/SIGTERM.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := loadServeConfig(args, os.Environ(), stderr)
+	cfg, err := loadServeConfig(args, os.Environ(), stderr, "serve")
 	if err != nil {
 		return err
 	}
 	logger := newLogger(cfg, stderr)
+	// The same checks as `meshgate check`: warnings are logged, a fatal
+	// finding (e.g. an authorized_keys file others can write) stops us.
+	rep := check.Run(cfg)
+	for _, f := range rep.Findings {
+		if f.Severity == check.Warning {
+			logger.Warn("config check", "where", f.Where, "problem", f.Msg)
+		}
+	}
+	if err := rep.Err(); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -148,6 +165,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	ranges, _ := cfg.DialRanges()
+	proxies, _ := cfg.ProxyRanges()
 
 	// Radios outlive the SSH server by a moment during shutdown, so they
 	// get their own context, cancelled after the server has stopped.
@@ -173,7 +191,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	})
 	srv, err := server.New(server.Config{
 		HostKey: hostKey, Version: version, HandshakeTimeout: cfg.HandshakeTimeout, MaxAuthTries: cfg.MaxAuthTries,
-		ShutdownGrace: cfg.ShutdownGrace, Demo: cfg.Demo,
+		ShutdownGrace: cfg.ShutdownGrace, Demo: cfg.Demo, TrustedProxies: proxies,
 	}, keys, mgr, reg, logger)
 	if err != nil {
 		return err
@@ -210,8 +228,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !cfg.Demo {
 		go keys.Watch(wctx, 2*time.Second)
 	}
+	metricsDone := make(chan error, 1)
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("metrics: %w", err)
+		}
+		go func() {
+			metricsDone <- metrics.Serve(wctx, mln, metrics.Sources{Server: srv, Sessions: mgr, Radios: reg}, logger)
+		}()
+	} else {
+		metricsDone <- nil
+	}
 	err = srv.Serve(ctx, ln)
 	stopWatch()
+	if merr := <-metricsDone; merr != nil {
+		logger.Error("metrics endpoint", "err", merr)
+	}
 	stopRadios()
 	reg.Wait()
 	if err != nil && !errors.Is(err, net.ErrClosed) {

@@ -1,0 +1,119 @@
+package check
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/meshgate/meshgate/config"
+)
+
+const goodKey = `role="admin" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOhtnpcDBCi6jXqjwDmx3SF+vwk4SJoXq1aS3b4vUfD7 ada@example`
+
+// setup makes a data directory with an authorized_keys file.
+func setup(t *testing.T, keys string, mode os.FileMode) *config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte(keys), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "authorized_keys"), mode); err != nil {
+		t.Fatal(err)
+	}
+	c := config.Default()
+	c.DataDir = dir
+	c.Radios = []config.Radio{{Name: "base", Address: "192.168.1.40"}}
+	return &c
+}
+
+func TestExampleConfig(t *testing.T) {
+	c := config.Default()
+	if err := c.LoadFile("../meshgate.example.yaml"); err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	// Point its paths at a scratch directory and check it end to end.
+	dir := t.TempDir()
+	_ = os.Chmod(dir, 0o700)
+	c.DataDir = dir
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte(goodKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep := Run(&c)
+	if rep.Fatal() || rep.Keys != 1 || rep.Radios != 2 {
+		t.Fatalf("example: %+v", rep)
+	}
+}
+
+func TestBrokenSetups(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(t *testing.T, c *config.Config)
+		fatal  bool
+		want   string
+	}{
+		{"authorized_keys writable by others", func(t *testing.T, c *config.Config) {
+			_ = os.Chmod(c.AuthorizedKeysPath(), 0o666)
+		}, true, "writable by group or others"},
+		{"authorized_keys missing", func(t *testing.T, c *config.Config) {
+			_ = os.Remove(c.AuthorizedKeysPath())
+		}, true, "authorized_keys file is missing"},
+		{"no usable keys", func(t *testing.T, c *config.Config) {
+			_ = os.WriteFile(c.AuthorizedKeysPath(), []byte("# nobody yet\n"), 0o600)
+		}, true, "no usable keys"},
+		{"bad key line named by line", func(t *testing.T, c *config.Config) {
+			_ = os.WriteFile(c.AuthorizedKeysPath(), []byte(goodKey+"\nssh-ed25519 notbase64 x\n"), 0o600)
+		}, false, "authorized_keys:2: warning"},
+		{"data dir writable by everyone", func(t *testing.T, c *config.Config) {
+			_ = os.Chmod(c.DataDir, 0o777)
+		}, true, "writable by everyone"},
+		{"host key too open", func(t *testing.T, c *config.Config) {
+			_ = os.WriteFile(c.HostKeyPath(), []byte("x"), 0o644)
+		}, true, "too open"},
+		{"host key garbage", func(t *testing.T, c *config.Config) {
+			_ = os.WriteFile(c.HostKeyPath(), []byte("not a key"), 0o600)
+		}, true, "does not parse"},
+		{"bad radio address", func(t *testing.T, c *config.Config) {
+			c.Radios = append(c.Radios, config.Radio{Name: "x", Address: "ftp://radio"})
+		}, true, "radio x"},
+		{"missing serial device", func(t *testing.T, c *config.Config) {
+			c.Radios = append(c.Radios, config.Radio{Name: "usb", Address: "serial:///dev/ttyNOPE0"})
+		}, false, "serial device /dev/ttyNOPE0"},
+		{"demo on a public address", func(t *testing.T, c *config.Config) {
+			c.Demo, c.Listen = true, "0.0.0.0:2222"
+		}, true, "only listens on loopback"},
+		{"bad listen", func(t *testing.T, c *config.Config) {
+			c.Listen = "2222"
+		}, true, "not host:port"},
+		{"bad trusted proxy", func(t *testing.T, c *config.Config) {
+			c.TrustedProxies = []string{"10.0.0.1"}
+		}, true, "not a CIDR"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := setup(t, goodKey+"\n", 0o600)
+			tc.mutate(t, c)
+			rep := Run(c)
+			var all []string
+			for _, f := range rep.Findings {
+				all = append(all, f.String())
+			}
+			text := strings.Join(all, "\n")
+			if rep.Fatal() != tc.fatal || !strings.Contains(text, tc.want) {
+				t.Fatalf("fatal=%v findings:\n%s\nwant fatal=%v and %q", rep.Fatal(), text, tc.fatal, tc.want)
+			}
+			if tc.fatal && rep.Err() == nil {
+				t.Fatal("Err() is nil for a fatal report")
+			}
+		})
+	}
+	if rep := Run(setup(t, goodKey+"\n", 0o600)); len(rep.Findings) != 0 {
+		t.Fatalf("a clean setup has findings: %+v", rep.Findings)
+	}
+}

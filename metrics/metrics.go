@@ -1,0 +1,158 @@
+// Package metrics exports the gateway's numbers in the Prometheus text
+// format. It reads them from the server, session manager and radio
+// registry at scrape time, so those packages keep plain counters and know
+// nothing about Prometheus.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/meshgate/meshgate/radio"
+	"github.com/meshgate/meshgate/server"
+	"github.com/meshgate/meshgate/sessions"
+)
+
+// Sources are what the exporter reads.
+type Sources struct {
+	Server   *server.Server
+	Sessions *sessions.Manager
+	Radios   *radio.Registry
+}
+
+// Collector implements prometheus.Collector over Sources.
+type Collector struct {
+	src Sources
+
+	sessionsOpen, sessionsTotal, sessionsRefused    *prometheus.Desc
+	connections, refusedPreAuth, unauth, authFailed *prometheus.Desc
+	radioState, reconnects, packetsIn, packetsOut   *prometheus.Desc
+	drops, traceQueue, radioUsers                   *prometheus.Desc
+}
+
+// NewCollector describes every metric.
+func NewCollector(src Sources) *Collector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("meshgate_"+name, help, labels, nil)
+	}
+	return &Collector{
+		src:             src,
+		sessionsOpen:    d("sessions_open", "SSH sessions open now."),
+		sessionsTotal:   d("sessions_total", "SSH sessions opened since start."),
+		sessionsRefused: d("sessions_refused_total", "Logins refused because the gateway was full."),
+		connections:     d("connections_total", "TCP connections accepted for an SSH handshake."),
+		refusedPreAuth:  d("connections_refused_total", "Connections refused by the unauthenticated-connection limits."),
+		unauth:          d("connections_unauthenticated", "Connections still authenticating now."),
+		authFailed:      d("auth_failures_total", "Failed public-key attempts by reason.", "reason"),
+		radioState:      d("radio_state", "1 for the radio's current link state.", "radio", "state"),
+		reconnects:      d("radio_reconnects_total", "Times the radio link came back after the first connect.", "radio"),
+		packetsIn:       d("radio_packets_in_total", "Packets received from the radio.", "radio"),
+		packetsOut:      d("radio_packets_out_total", "Packets and requests sent to the radio.", "radio"),
+		drops:           d("radio_fanout_drops_total", "Events dropped because a session fell behind.", "radio"),
+		traceQueue:      d("radio_traceroute_queue", "Traceroutes waiting or running.", "radio"),
+		radioUsers:      d("radio_subscribers", "Sessions subscribed to the radio now.", "radio"),
+	}
+}
+
+// Describe sends every descriptor.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.sessionsOpen, c.sessionsTotal, c.sessionsRefused, c.connections,
+		c.refusedPreAuth, c.unauth, c.authFailed, c.radioState, c.reconnects, c.packetsIn, c.packetsOut,
+		c.drops, c.traceQueue, c.radioUsers} {
+		ch <- d
+	}
+}
+
+var states = []radio.State{radio.Idle, radio.Connecting, radio.Connected, radio.Backoff, radio.Contended, radio.Stopped}
+
+// Collect reads the current values.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
+	}
+	if c.src.Sessions != nil {
+		gauge(c.sessionsOpen, float64(c.src.Sessions.Count()))
+	}
+	if c.src.Server != nil {
+		st := c.src.Server.Stats()
+		counter(c.sessionsTotal, st.SessionsOpened)
+		counter(c.sessionsRefused, st.SessionsRefused)
+		counter(c.connections, st.Connections)
+		counter(c.refusedPreAuth, st.RefusedPreAuth)
+		gauge(c.unauth, float64(st.Unauthenticated))
+		for reason, n := range st.AuthFailures {
+			counter(c.authFailed, n, reason)
+		}
+	}
+	if c.src.Radios == nil {
+		return
+	}
+	for _, name := range c.src.Radios.Names() {
+		b, err := c.src.Radios.Get(name)
+		if err != nil {
+			continue
+		}
+		st := b.Status()
+		for _, s := range states {
+			v := 0.0
+			if st.State == s {
+				v = 1
+			}
+			gauge(c.radioState, v, name, s.String())
+		}
+		counter(c.reconnects, uint64(st.Reconnects), name)
+		counter(c.packetsIn, st.PacketsIn, name)
+		counter(c.packetsOut, st.PacketsOut, name)
+		counter(c.drops, st.Drops, name)
+		gauge(c.traceQueue, float64(b.QueueLen()), name)
+		gauge(c.radioUsers, float64(st.Subscribers), name)
+	}
+}
+
+// Handler returns the /metrics handler, with Go runtime and process
+// metrics next to ours.
+func Handler(src Sources) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(src), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte("meshgate metrics: /metrics\n"))
+	})
+	return mux
+}
+
+// Serve runs the metrics endpoint on ln until ctx ends.
+func Serve(ctx context.Context, ln net.Listener, src Sources, logger *slog.Logger) error {
+	hs := &http.Server{Handler: Handler(src), ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	logger.Info("metrics listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

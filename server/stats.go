@@ -1,0 +1,75 @@
+package server
+
+import (
+	"errors"
+	"sync/atomic"
+
+	"github.com/meshgate/meshgate/auth"
+)
+
+// Auth failure reasons, as counted and exported.
+const (
+	ReasonUnknownKey    = "unknown_key"
+	ReasonExpired       = "expired"
+	ReasonSourceDenied  = "source_denied"
+	ReasonShuttingDown  = "shutting_down"
+	ReasonOther         = "other"
+	reasonCount         = 5
+	reasonIndexUnknown  = 0
+	reasonIndexExpired  = 1
+	reasonIndexSource   = 2
+	reasonIndexShutdown = 3
+	reasonIndexOther    = 4
+)
+
+// AuthReasons lists the reasons in a fixed order.
+var authReasons = [reasonCount]string{ReasonUnknownKey, ReasonExpired, ReasonSourceDenied, ReasonShuttingDown, ReasonOther}
+
+// counters are the daemon's own numbers, read by the metrics exporter.
+type counters struct {
+	connections     atomic.Uint64
+	refusedPreAuth  atomic.Uint64
+	sessionsOpened  atomic.Uint64
+	sessionsRefused atomic.Uint64
+	authFailures    [reasonCount]atomic.Uint64
+}
+
+func (c *counters) authFailed(err error) {
+	i := reasonIndexOther
+	switch {
+	case errors.Is(err, auth.ErrUnknownKey):
+		i = reasonIndexUnknown
+	case errors.Is(err, auth.ErrExpired):
+		i = reasonIndexExpired
+	case errors.Is(err, auth.ErrSourceDenied):
+		i = reasonIndexSource
+	case errors.Is(err, errShuttingDown):
+		i = reasonIndexShutdown
+	}
+	c.authFailures[i].Add(1)
+}
+
+var errShuttingDown = errors.New("the gateway is shutting down")
+
+// Stats is a snapshot of the daemon's counters.
+type Stats struct {
+	Connections     uint64            // TCP connections accepted for a handshake
+	RefusedPreAuth  uint64            // connections refused by the unauthenticated-connection limits
+	SessionsOpened  uint64            // sessions that got past the cap
+	SessionsRefused uint64            // logins refused because the gateway was full
+	AuthFailures    map[string]uint64 // failed key attempts by reason
+	Unauthenticated int               // connections still authenticating now
+}
+
+// Stats returns the daemon's counters.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Connections: s.count.connections.Load(), RefusedPreAuth: s.count.refusedPreAuth.Load(),
+		SessionsOpened: s.count.sessionsOpened.Load(), SessionsRefused: s.count.sessionsRefused.Load(),
+		AuthFailures: make(map[string]uint64, reasonCount), Unauthenticated: s.lim.pending(),
+	}
+	for i, r := range authReasons {
+		st.AuthFailures[r] = s.count.authFailures[i].Load()
+	}
+	return st
+}
