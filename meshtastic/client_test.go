@@ -14,41 +14,13 @@ import (
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/meshtastic/sim"
+	"github.com/meshgate/meshgate/meshtastic/sim/simtest"
 	"github.com/meshgate/meshgate/meshtastic/transport"
 )
 
-// fastSim is a simulated radio with short delays so tests stay quick.
-func fastSim(seed int64, nodes int) sim.Config {
-	return sim.Config{
-		Seed: seed, Nodes: nodes, TracerouteDelay: 30 * time.Millisecond, AckDelay: 20 * time.Millisecond,
-		RebootDowntime: 300 * time.Millisecond, AdminRebootDelay: 100 * time.Millisecond,
-	}
-}
+func fastSim(seed int64, nodes int) sim.Config { return simtest.Fast(seed, nodes) }
 
-// startSim serves a simulated radio on a loopback port until the test ends.
-func startSim(t *testing.T, cfg sim.Config) (*sim.Radio, string) {
-	t.Helper()
-	r, err := sim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Error("simulated radio did not stop")
-		}
-	})
-	return r, ln.Addr().String()
-}
+func startSim(t *testing.T, cfg sim.Config) (*sim.Radio, string) { return simtest.Start(t, cfg) }
 
 func dial(t *testing.T, addr string, opts meshtastic.Options) *meshtastic.Client {
 	t.Helper()

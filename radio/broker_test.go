@@ -3,7 +3,6 @@ package radio
 import (
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,34 +10,16 @@ import (
 
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/sim"
+	"github.com/meshgate/meshgate/meshtastic/sim/simtest"
 	"github.com/meshgate/meshgate/meshtastic/transport"
 )
 
-// simRadio serves a simulated radio on loopback for the test's lifetime.
+// simRadio serves a simulated radio with short delays on loopback.
 func simRadio(t testing.TB, cfg sim.Config) (*sim.Radio, string) {
 	t.Helper()
-	if cfg.AckDelay == 0 {
-		cfg.AckDelay = 20 * time.Millisecond
-	}
-	if cfg.TracerouteDelay == 0 {
-		cfg.TracerouteDelay = 20 * time.Millisecond
-	}
-	if cfg.RebootDowntime == 0 {
-		cfg.RebootDowntime = 200 * time.Millisecond
-	}
-	r, err := sim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = r.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return r, ln.Addr().String()
+	fast := simtest.Fast(cfg.Seed, cfg.Nodes)
+	cfg.AckDelay, cfg.TracerouteDelay, cfg.RebootDowntime = fast.AckDelay, fast.TracerouteDelay, fast.RebootDowntime
+	return simtest.Start(t, cfg)
 }
 
 // startBroker runs a broker for addr until the test ends.

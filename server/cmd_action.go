@@ -42,11 +42,7 @@ func (e *execEnv) cmdSend(fs *flag.FlagSet, args []string) int {
 	if limit := meshtastic.MaxTextBytes(false, false); len(text) > limit {
 		return e.usage("send", fmt.Sprintf("text is %d bytes; at most %d fit in one packet", len(text), limit))
 	}
-	b, code, ok := e.pickRadio("send", *rname)
-	if !ok {
-		return code
-	}
-	_, detach, code, ok := e.attach("send", b, *wait)
+	b, _, detach, code, ok := e.open("send", *rname, *wait)
 	if !ok {
 		return code
 	}
@@ -101,11 +97,7 @@ func (e *execEnv) cmdTraceroute(fs *flag.FlagSet, args []string) int {
 	if err != nil || dest == meshtastic.Broadcast {
 		return e.usage("traceroute", fmt.Sprintf("%q is not a node id", pos[0]))
 	}
-	b, code, ok := e.pickRadio("traceroute", *rname)
-	if !ok {
-		return code
-	}
-	_, detach, code, ok := e.attach("traceroute", b, *wait)
+	b, _, detach, code, ok := e.open("traceroute", *rname, *wait)
 	if !ok {
 		return code
 	}

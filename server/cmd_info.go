@@ -84,11 +84,7 @@ func (e *execEnv) cmdNodes(fs *flag.FlagSet, args []string) int {
 	if !slices.Contains([]string{"heard", "name", "hops", "snr"}, *sortBy) {
 		return e.usage("nodes", fmt.Sprintf("--sort %q: want heard, name, hops or snr", *sortBy))
 	}
-	b, code, ok := e.pickRadio("nodes", *rname)
-	if !ok {
-		return code
-	}
-	_, detach, code, ok := e.attach("nodes", b, *wait)
+	b, _, detach, code, ok := e.open("nodes", *rname, *wait)
 	if !ok {
 		return code
 	}

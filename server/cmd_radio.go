@@ -128,11 +128,7 @@ func (e *execEnv) cmdMQTT(fs *flag.FlagSet, args []string) int {
 	if _, code, ok := e.parse(fs, args); !ok {
 		return code
 	}
-	b, code, ok := e.pickRadio("mqtt", *rname)
-	if !ok {
-		return code
-	}
-	_, detach, code, ok := e.attach("mqtt", b, *wait)
+	b, _, detach, code, ok := e.open("mqtt", *rname, *wait)
 	if !ok {
 		return code
 	}
@@ -214,11 +210,7 @@ func (e *execEnv) cmdConfig(fs *flag.FlagSet, args []string) int {
 	if _, code, ok := e.parse(fs, args); !ok {
 		return code
 	}
-	b, code, ok := e.pickRadio("config", *rname)
-	if !ok {
-		return code
-	}
-	_, detach, code, ok := e.attach("config", b, *wait)
+	b, _, detach, code, ok := e.open("config", *rname, *wait)
 	if !ok {
 		return code
 	}

@@ -223,6 +223,20 @@ func (e *execEnv) pickRadio(cmd, name string) (*radio.Broker, int, bool) {
 	return nil, e.usage(cmd, fmt.Sprintf("no radio named %q (one of: %s)", name, strings.Join(allowed, ", "))), false
 }
 
+// open resolves the radio a command names and attaches the session to it
+// (see pickRadio and attach); the caller defers the returned detach.
+func (e *execEnv) open(cmd, name string, wait time.Duration) (*radio.Broker, *radio.Subscription, func(), int, bool) {
+	b, code, ok := e.pickRadio(cmd, name)
+	if !ok {
+		return nil, nil, nil, code, false
+	}
+	sub, detach, code, ok := e.attach(cmd, b, wait)
+	if !ok {
+		return nil, nil, nil, code, false
+	}
+	return b, sub, detach, 0, true
+}
+
 // attach binds the session to the radio, makes the broker connect, and
 // waits (bounded) for the link. The returned func detaches.
 func (e *execEnv) attach(cmd string, b *radio.Broker, wait time.Duration) (*radio.Subscription, func(), int, bool) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/meshgate/meshgate/meshtastic/frame"
 	"github.com/meshgate/meshgate/meshtastic/sim"
+	"github.com/meshgate/meshgate/meshtastic/sim/simtest"
 )
 
 func runCmd(t *testing.T, args ...string) (string, string, int) {
@@ -24,22 +25,7 @@ func runCmd(t *testing.T, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
-func startSim(t *testing.T, cfg sim.Config) (*sim.Radio, string) {
-	t.Helper()
-	r, err := sim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = r.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return r, ln.Addr().String()
-}
+func startSim(t *testing.T, cfg sim.Config) (*sim.Radio, string) { return simtest.Start(t, cfg) }
 
 // futureProxy sits between client and radio and, before every chunk the
 // radio sends, adds frames from a newer firmware: a FromRadio variant our
