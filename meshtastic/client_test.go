@@ -371,6 +371,19 @@ func TestAdminRoundTrips(t *testing.T) {
 		t.Fatalf("factory reset kept the MQTT address: %v", got)
 	}
 
+	// A device factory reset also empties the NodeDB.
+	r.Inject(&pb.MeshPacket{From: 0x1234abcd, To: meshtastic.Broadcast, Id: 0x7777,
+		PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: pb.PortNum_TEXT_MESSAGE_APP, Payload: []byte("hi")}}})
+	drain(c4)
+	if err := c4.FactoryReset(ctx, true); err != nil {
+		t.Fatalf("device factory reset: %v", err)
+	}
+	waitDone(t, c4)
+	c4 = redial(t, addr)
+	if n := len(c4.Snapshot().Nodes); n > 1 {
+		t.Fatalf("nodes after a device factory reset: %d", n)
+	}
+
 	// Reboot drops the link; the radio refuses connections briefly and
 	// comes back.
 	drain(c4)

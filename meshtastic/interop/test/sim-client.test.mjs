@@ -1,6 +1,7 @@
 // (d) A client written only with node:net and the official schemas talks to
-// `meshgate sim`: wake-up bytes, the want_config_id handshake, then a direct
-// message with want_ack that must be acknowledged.
+// `meshgate sim`: wake-up bytes, the want_config_id handshake, a direct
+// message with want_ack that must be acknowledged, an admin config read and
+// a traceroute whose reply has the documented shape.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -11,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FrameReader, Official, frame, meshgateBin } from "../lib.mjs";
 
-const { Mesh, Portnums } = Official;
+const { Mesh, Portnums, Admin } = Official;
 
 // Handshake order from the protocol document; variants not listed (queue
 // status, packets, notifications, log records) may come at any time.
@@ -115,7 +116,7 @@ function randomNonce() {
   }
 }
 
-test("sim: a JS client completes the handshake and gets its DM acknowledged", { timeout: 60000 }, async (t) => {
+test("sim: a JS client completes the handshake, gets its DM acknowledged, reads config and traces a route", { timeout: 60000 }, async (t) => {
   const address = await startSim(t);
   const client = await Client.connect(address);
   t.after(() => client.socket.destroy());
@@ -208,6 +209,59 @@ test("sim: a JS client completes the handshake and gets its DM acknowledged", { 
   assert.equal(Mesh.Routing_Error[routing.variant.value], "NONE", "ack error reason");
   assert.equal(ack.packet.from, target.num, "a DM's ack comes from the destination");
   assert.ok(queued, "a queueStatus with mesh_packet_id = our packet id");
+
+  // waitFor reads until a decoded packet answers request id on port.
+  const waitFor = async (reqId, port, what) => {
+    const deadline = Date.now() + 20000;
+    for (;;) {
+      const msg = await client.next(deadline, what);
+      const { case: kind, value } = msg.payloadVariant;
+      if (kind !== "packet" || value.payloadVariant.case !== "decoded") continue;
+      const data = value.payloadVariant.value;
+      if (data.requestId !== reqId) continue;
+      if (data.portnum === port) return { packet: value, data };
+      if (data.portnum === Portnums.PortNum.ROUTING_APP) {
+        const r = fromBinary(Mesh.RoutingSchema, data.payload);
+        if (r.variant.case === "errorReason" && r.variant.value !== 0) {
+          throw new Error(`${what}: the radio answered ${Mesh.Routing_Error[r.variant.value]}`);
+        }
+      }
+    }
+  };
+
+  // Admin round trip: read the LoRa config of our own radio.
+  const adminId = randomInt(1, 0x7fffffff);
+  const getLora = create(Admin.AdminMessageSchema, {
+    payloadVariant: { case: "getConfigRequest", value: Admin.AdminMessage_ConfigType.LORA_CONFIG },
+  });
+  client.send({ payloadVariant: { case: "packet", value: {
+    to: me, id: adminId, hopLimit: 3, channel: 0,
+    payloadVariant: { case: "decoded", value: {
+      portnum: Portnums.PortNum.ADMIN_APP, payload: toBinary(Admin.AdminMessageSchema, getLora), wantResponse: true,
+    } },
+  } } });
+  const adminReply = await waitFor(adminId, Portnums.PortNum.ADMIN_APP, "the admin reply");
+  const answer = fromBinary(Admin.AdminMessageSchema, adminReply.data.payload);
+  assert.equal(answer.payloadVariant.case, "getConfigResponse", "admin answer variant");
+  assert.equal(answer.payloadVariant.value.payloadVariant.case, "lora", "a LoRa config came back");
+  assert.equal(answer.sessionPasskey.length, 8, "admin answers carry an 8-byte session passkey");
+  assert.equal(adminReply.packet.from, me, "admin answers come from our own node");
+
+  // Traceroute: the reply's lists follow the documented shape.
+  const traceId = randomInt(1, 0x7fffffff);
+  client.send({ payloadVariant: { case: "packet", value: {
+    to: target.num, id: traceId, hopLimit: 3, channel: 0, wantAck: true,
+    payloadVariant: { case: "decoded", value: { portnum: Portnums.PortNum.TRACEROUTE_APP, wantResponse: true } },
+  } } });
+  const trace = await waitFor(traceId, Portnums.PortNum.TRACEROUTE_APP, `the traceroute reply from ${nodeId(target.num)}`);
+  const route = fromBinary(Mesh.RouteDiscoverySchema, trace.data.payload);
+  assert.equal(trace.packet.from, target.num, "the traceroute reply comes from the target");
+  assert.equal(route.snrTowards.length, route.route.length + 1, "snr_towards has one more entry than route");
+  assert.equal(route.snrBack.length, route.routeBack.length + 1, "snr_back has one more entry than route_back");
+  for (const hop of [...route.route, ...route.routeBack]) {
+    assert.ok(hop !== me && hop !== target.num, "endpoints never appear inside the lists");
+  }
+  t.diagnostic(`traceroute to ${nodeId(target.num)}: ${route.route.length} hops there, ${route.routeBack.length} back`);
 
   client.send({ payloadVariant: { case: "disconnect", value: true } });
   await new Promise((resolve) => client.socket.end(resolve));
