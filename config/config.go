@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -235,15 +236,15 @@ func Settings() []Setting {
 		{"log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 		{"log-format", "text, logfmt or json", str(func(c *Config) *string { return &c.LogFormat })},
 		{"demo", "two simulated radios, loopback only, any key accepted as admin", boolean(func(c *Config) *bool { return &c.Demo })},
-		{"allow-dial", "CIDR ranges admins may dial ad hoc, comma-separated (default none)", func(c *Config, v string) error {
-			c.AllowDial = splitList(v)
+		{"allow-dial", "CIDR ranges admins may dial ad hoc, comma-separated (default none)", cidrs(func(c *Config) *[]string { return &c.AllowDial })},
+		{"metrics-listen", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9222 (default off)", func(c *Config, v string) error {
+			if _, _, err := net.SplitHostPort(v); v != "" && err != nil {
+				return fmt.Errorf("want host:port, got %q", v)
+			}
+			c.MetricsListen = v
 			return nil
 		}},
-		{"metrics-listen", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9222 (default off)", str(func(c *Config) *string { return &c.MetricsListen })},
-		{"trusted-proxies", "CIDR ranges of load balancers allowed to send a PROXY protocol header, comma-separated (default off)", func(c *Config, v string) error {
-			c.TrustedProxies = splitList(v)
-			return nil
-		}},
+		{"trusted-proxies", "CIDR ranges of load balancers allowed to send a PROXY protocol header, comma-separated (default off)", cidrs(func(c *Config) *[]string { return &c.TrustedProxies })},
 		{"radio", "a radio as NAME=ADDR (repeatable; env: comma-separated); ADDR is host[:port], tcp://host:port, serial:///dev/ttyUSB0 or sim://", func(c *Config, v string) error {
 			for _, item := range splitList(v) {
 				name, addr, ok := strings.Cut(item, "=")
@@ -254,6 +255,20 @@ func Settings() []Setting {
 			}
 			return nil
 		}},
+	}
+}
+
+// cidrs sets a list of CIDR ranges, checking each.
+func cidrs(f func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		list := splitList(v)
+		for _, s := range list {
+			if _, err := netip.ParsePrefix(s); err != nil {
+				return fmt.Errorf("%q is not a CIDR range such as 10.0.0.0/24", s)
+			}
+		}
+		*f(c) = list
+		return nil
 	}
 }
 
