@@ -1,0 +1,438 @@
+package responder
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meshgate/meshgate/meshtastic"
+)
+
+// Config tunes an Engine. Zero fields take the defaults documented on each.
+type Config struct {
+	// MaxReplyBytes clamps rendered replies. Default
+	// meshtastic.MaxTextBytes(true, true): a PKI-encrypted direct reply
+	// carrying a reply id, the smallest budget a reply can have, so the
+	// reply always fits whatever path it takes.
+	MaxReplyBytes int
+	// DedupWindow is how long a packet id is remembered, so a packet heard
+	// twice (over RF and again from MQTT, or replayed after a reconnect)
+	// is answered once. Default 10 minutes: far longer than any mesh
+	// delivers a rebroadcast, far shorter than a sender takes to reuse a
+	// random 32-bit id.
+	DedupWindow time.Duration
+	// The loop guard mutes a sender for LoopMute once it triggers rules
+	// more than LoopTriggers times within LoopWindow. Defaults 5 triggers,
+	// 2 minutes, 30 minutes: a person rarely pings a bot six times in two
+	// minutes; another bot replying to our replies does so quickly.
+	LoopTriggers int
+	LoopWindow   time.Duration
+	LoopMute     time.Duration
+	// MaxTracked bounds the remembered packets (oldest forgotten first) so
+	// a flood cannot grow the engine without limit. Default 10000.
+	MaxTracked int
+}
+
+func (c *Config) fill() {
+	if c.MaxReplyBytes <= 0 {
+		c.MaxReplyBytes = meshtastic.MaxTextBytes(true, true)
+	}
+	if c.DedupWindow <= 0 {
+		c.DedupWindow = 10 * time.Minute
+	}
+	if c.LoopTriggers <= 0 {
+		c.LoopTriggers = 5
+	}
+	if c.LoopWindow <= 0 {
+		c.LoopWindow = 2 * time.Minute
+	}
+	if c.LoopMute <= 0 {
+		c.LoopMute = 30 * time.Minute
+	}
+	if c.MaxTracked <= 0 {
+		c.MaxTracked = 10000
+	}
+}
+
+// Action is what the caller should do with a Decision.
+type Action uint8
+
+// Actions.
+const (
+	Skip      Action = iota // send nothing; Reason says why
+	Send                    // send Text to To on Channel, as a reply to ReplyID
+	WouldSend               // a dry-run rule fired: log "would reply" with Text, send nothing
+)
+
+func (a Action) String() string {
+	switch a {
+	case Skip:
+		return "skip"
+	case Send:
+		return "send"
+	case WouldSend:
+		return "would send"
+	}
+	return "invalid"
+}
+
+// Reason explains a Skip. The words are meant for logs and the packet view.
+type Reason string
+
+// Reasons, in the order the engine checks them.
+const (
+	ReasonEmptyText      Reason = "empty text"
+	ReasonOwnNode        Reason = "sent by our own node"
+	ReasonNotForUs       Reason = "direct message to another node"
+	ReasonUnknownSender  Reason = "unknown sender (no NodeInfo)"
+	ReasonDuplicate      Reason = "packet already handled"
+	ReasonNoMatch        Reason = "no rule matched"
+	ReasonMuted          Reason = "sender muted by the loop guard"
+	ReasonLoop           Reason = "loop guard tripped: sender muted"
+	ReasonCooldown       Reason = "rule cooling down"
+	ReasonSenderCooldown Reason = "rule cooling down for this sender"
+)
+
+// Decision is the engine's answer for one received message.
+type Decision struct {
+	Action Action
+	Reason Reason // set when Action is Skip
+
+	// Rule is the rule that fired (Send, WouldSend), or the rule held back
+	// by a cooldown (ReasonCooldown, ReasonSenderCooldown); zero otherwise.
+	Rule Rule
+	// Matched lists the IDs of every active rule that matched, lowest
+	// first, whatever the outcome: a log can say "rules 3, 7 matched".
+	Matched []int64
+
+	Text    string // the rendered reply, clamped to Config.MaxReplyBytes
+	To      uint32 // the sender for a direct message, meshtastic.Broadcast otherwise
+	Channel uint32 // the channel the message came on
+	ReplyID uint32 // the packet answered (Data.reply_id)
+
+	// MutedUntil is when the loop guard lets the sender be answered again
+	// (ReasonMuted, ReasonLoop).
+	MutedUntil time.Time
+}
+
+// Engine decides replies. It remembers the packets it has seen, the
+// cooldowns and the loop guard's counts; the rules themselves are passed
+// to each Decide, so edits take effect at once and the engine holds no
+// copy to keep in sync. One Engine may serve several radios: everything it
+// remembers is keyed by radio. It is safe for concurrent use.
+type Engine struct {
+	cfg Config
+
+	mu          sync.Mutex
+	seen        map[packetKey]time.Time
+	seenQueue   []seenEntry // packets in the order seen, for expiry
+	seenHead    int
+	ruleUntil   map[int64]time.Time      // rule -> end of its cooldown
+	senderUntil map[ruleSender]time.Time // (rule, sender) -> end of its cooldown
+	senders     map[senderKey]*loopState
+	regexes     map[string]*regexp.Regexp // nil value: pattern does not compile
+	nextSweep   time.Time
+}
+
+type packetKey struct {
+	radio    string
+	from, id uint32
+}
+
+type seenEntry struct {
+	key packetKey
+	at  time.Time
+}
+
+type senderKey struct {
+	radio string
+	node  uint32
+}
+
+type ruleSender struct {
+	rule   int64
+	sender senderKey
+}
+
+type loopState struct {
+	hits       []time.Time // triggers within the loop window, oldest first
+	mutedUntil time.Time
+}
+
+// maxRegexes bounds the compiled-trigger cache; it is cleared when full
+// (rules are few, so this only matters if triggers churn).
+const maxRegexes = 256
+
+// NewEngine returns an engine with cfg's settings.
+func NewEngine(cfg Config) *Engine {
+	cfg.fill()
+	return &Engine{
+		cfg:         cfg,
+		seen:        make(map[packetKey]time.Time),
+		ruleUntil:   make(map[int64]time.Time),
+		senderUntil: make(map[ruleSender]time.Time),
+		senders:     make(map[senderKey]*loopState),
+		regexes:     make(map[string]*regexp.Regexp),
+	}
+}
+
+// Decide says whether and how to answer in, given the radio's rules, at
+// now. The caller acts on the result: Send goes through the radio's text
+// queue (which enforces the firmware's rate limit), WouldSend is logged.
+//
+// Checks, in order: empty text, our own node, a direct message to someone
+// else, an unknown sender, a packet already decided (deduplicated by radio,
+// sender and packet id, however many times Decide is called), then the
+// rules: enabled, unexpired rules of in.Radio that pass validation and
+// whose trigger, type, source and channel match. If any match, the sender's
+// trigger counts towards the loop guard (a muted sender is not answered),
+// then cooldowns leave the eligible rules. One of them answers: a live rule
+// before a dry-run one (a rule being tried out must not silence a working
+// one), then the lowest ID. Every eligible rule starts its cooldowns, not
+// only the one that answered, so overlapping rules of several operators
+// behave as one: the sender got an answer.
+func (e *Engine) Decide(in Incoming, rules []Rule, now time.Time) Decision {
+	switch {
+	case strings.TrimSpace(in.Text) == "":
+		return Decision{Reason: ReasonEmptyText}
+	case in.From == in.MyNode || in.From == 0:
+		// From 0 is how the firmware marks a packet generated locally.
+		return Decision{Reason: ReasonOwnNode}
+	case in.Direct() && in.To != in.MyNode:
+		return Decision{Reason: ReasonNotForUs}
+	case !in.SenderKnown:
+		return Decision{Reason: ReasonUnknownSender}
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.sweep(now)
+	if e.checkSeen(packetKey{in.Radio, in.From, in.PacketID}, now) {
+		return Decision{Reason: ReasonDuplicate}
+	}
+
+	matched := e.match(&in, rules, now)
+	if len(matched) == 0 {
+		return Decision{Reason: ReasonNoMatch}
+	}
+	d := Decision{Matched: make([]int64, len(matched))}
+	for i, r := range matched {
+		d.Matched[i] = r.ID
+	}
+
+	sender := senderKey{in.Radio, in.From}
+	if until, reason := e.loopGuard(sender, now); reason != "" {
+		d.Reason, d.MutedUntil = reason, until
+		return d
+	}
+
+	// Live rules first, then by ID: the order both the choice and the
+	// reported reason follow.
+	slices.SortStableFunc(matched, func(a, b *Rule) int {
+		if a.DryRun != b.DryRun {
+			if a.DryRun {
+				return 1
+			}
+			return -1
+		}
+		return 0
+	})
+	var chosen *Rule
+	for _, r := range matched {
+		reason := e.cooling(r, sender, now)
+		if reason != "" {
+			if chosen == nil && d.Reason == "" {
+				d.Reason, d.Rule = reason, *r
+			}
+			continue
+		}
+		if chosen == nil {
+			chosen = r
+		}
+		e.startCooldowns(r, sender, now)
+	}
+	if chosen == nil {
+		return d
+	}
+
+	d.Reason, d.Rule = "", *chosen
+	d.Action = Send
+	if chosen.DryRun {
+		d.Action = WouldSend
+	}
+	d.Text = chosen.Render(&in, now, e.cfg.MaxReplyBytes)
+	d.To, d.Channel, d.ReplyID = meshtastic.Broadcast, in.Channel, in.PacketID
+	if in.Direct() {
+		d.To = in.From
+	}
+	return d
+}
+
+// Muted reports whether the loop guard has muted node on radio at now, and
+// until when.
+func (e *Engine) Muted(radio string, node uint32, now time.Time) (time.Time, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s := e.senders[senderKey{radio, node}]; s != nil && now.Before(s.mutedUntil) {
+		return s.mutedUntil, true
+	}
+	return time.Time{}, false
+}
+
+// Unmute lifts the loop guard's mute on node and forgets its recent
+// triggers, for an operator who has dealt with the other bot.
+func (e *Engine) Unmute(radio string, node uint32) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.senders, senderKey{radio, node})
+}
+
+// match returns the rules that may answer in, sorted by ID.
+func (e *Engine) match(in *Incoming, rules []Rule, now time.Time) []*Rule {
+	var out []*Rule
+	for i := range rules {
+		r := &rules[i]
+		if r.Radio != in.Radio || !r.Active(now) || !r.accepts(in) {
+			continue
+		}
+		var re *regexp.Regexp
+		if r.Match == MatchRegex {
+			re = e.regex(r.Trigger)
+		}
+		if !matchText(r.Match, r.Trigger, in.Text, re) {
+			continue
+		}
+		// Validate only what matched: rules are checked when saved, this
+		// catches the rest (a template edited by hand) before it goes out.
+		if r.Validate() != nil {
+			continue
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *Rule) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// regex returns the compiled trigger, caching it; nil if it does not compile.
+func (e *Engine) regex(pattern string) *regexp.Regexp {
+	if re, ok := e.regexes[pattern]; ok {
+		return re
+	}
+	if len(e.regexes) >= maxRegexes {
+		clear(e.regexes)
+	}
+	re, err := compileTrigger(pattern)
+	if err != nil {
+		re = nil
+	}
+	e.regexes[pattern] = re
+	return re
+}
+
+// checkSeen records a packet and reports whether it was seen already
+// within the dedup window.
+func (e *Engine) checkSeen(k packetKey, now time.Time) bool {
+	if at, ok := e.seen[k]; ok && now.Sub(at) < e.cfg.DedupWindow {
+		return true
+	}
+	e.seen[k] = now
+	e.seenQueue = append(e.seenQueue, seenEntry{k, now})
+	return false
+}
+
+// loopGuard counts a trigger from sender and says whether it is muted:
+// ReasonMuted if it already was, ReasonLoop if this trigger muted it.
+func (e *Engine) loopGuard(k senderKey, now time.Time) (time.Time, Reason) {
+	s := e.senders[k]
+	if s == nil {
+		s = &loopState{}
+		e.senders[k] = s
+	}
+	if now.Before(s.mutedUntil) {
+		return s.mutedUntil, ReasonMuted
+	}
+	keep := s.hits[:0]
+	for _, t := range s.hits {
+		if now.Sub(t) < e.cfg.LoopWindow {
+			keep = append(keep, t)
+		}
+	}
+	s.hits = append(keep, now)
+	if len(s.hits) > e.cfg.LoopTriggers {
+		s.hits = s.hits[:0]
+		s.mutedUntil = now.Add(e.cfg.LoopMute)
+		return s.mutedUntil, ReasonLoop
+	}
+	return time.Time{}, ""
+}
+
+// cooling says which cooldown holds r back from answering sender, if any.
+func (e *Engine) cooling(r *Rule, sender senderKey, now time.Time) Reason {
+	if now.Before(e.ruleUntil[r.ID]) {
+		return ReasonCooldown
+	}
+	if now.Before(e.senderUntil[ruleSender{r.ID, sender}]) {
+		return ReasonSenderCooldown
+	}
+	return ""
+}
+
+func (e *Engine) startCooldowns(r *Rule, sender senderKey, now time.Time) {
+	if r.Cooldown > 0 {
+		e.ruleUntil[r.ID] = now.Add(r.Cooldown)
+	}
+	if r.SenderCooldown > 0 {
+		e.senderUntil[ruleSender{r.ID, sender}] = now.Add(r.SenderCooldown)
+	}
+}
+
+// sweep forgets what can no longer matter: expired packets on every call
+// (cheap: the queue is in arrival order), ended cooldowns and idle senders
+// once a minute.
+func (e *Engine) sweep(now time.Time) {
+	for e.seenHead < len(e.seenQueue) {
+		old := e.seenQueue[e.seenHead]
+		if now.Sub(old.at) < e.cfg.DedupWindow && len(e.seenQueue)-e.seenHead < e.cfg.MaxTracked {
+			break
+		}
+		if at, ok := e.seen[old.key]; ok && at.Equal(old.at) {
+			delete(e.seen, old.key)
+		}
+		e.seenQueue[e.seenHead] = seenEntry{}
+		e.seenHead++
+	}
+	if e.seenHead > len(e.seenQueue)/2 {
+		e.seenQueue = append(e.seenQueue[:0], e.seenQueue[e.seenHead:]...)
+		e.seenHead = 0
+	}
+
+	if now.Before(e.nextSweep) {
+		return
+	}
+	e.nextSweep = now.Add(time.Minute)
+	for k, until := range e.ruleUntil {
+		if !now.Before(until) {
+			delete(e.ruleUntil, k)
+		}
+	}
+	for k, until := range e.senderUntil {
+		if !now.Before(until) {
+			delete(e.senderUntil, k)
+		}
+	}
+	for k, s := range e.senders {
+		if !now.Before(s.mutedUntil) && (len(s.hits) == 0 || now.Sub(s.hits[len(s.hits)-1]) >= e.cfg.LoopWindow) {
+			delete(e.senders, k)
+		}
+	}
+}
