@@ -19,6 +19,7 @@ import (
 
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/transport"
+	"github.com/meshgate/meshgate/store"
 )
 
 // Sentinel errors.
@@ -65,8 +66,17 @@ type Config struct {
 	QueueLen int
 	// History is how many recent packets and messages the broker keeps.
 	History int
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Store, when set, receives the radio's history (messages, packet
+	// summaries, delivery states) and supplies it back after a restart.
+	Store *store.Store
+	// Automation, when set, runs the responder rules, radio-wide filters
+	// and beacons for this radio; a radio with enabled rules or a beacon
+	// stays connected with nobody logged in.
+	Automation *Automation
+	// BeaconCheck is how often a due beacon is looked for. Default 30 s.
+	BeaconCheck time.Duration
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 func (c *Config) fill() {
@@ -82,6 +92,7 @@ func (c *Config) fill() {
 	def(&c.TracePace, 32*time.Second)
 	def(&c.TextPace, 2100*time.Millisecond)
 	def(&c.TraceTimeout, 60*time.Second)
+	def(&c.BeaconCheck, 30*time.Second)
 	if c.ContendedAfter <= 0 {
 		c.ContendedAfter = 2
 	}
@@ -238,11 +249,18 @@ func (b *Broker) Messages(n int) []*Message {
 // Run manages the link until ctx ends. It is the only goroutine that
 // dials or closes the client.
 func (b *Broker) Run(ctx context.Context) {
+	b.mu.Lock()
 	b.ctx = ctx
+	b.mu.Unlock()
 	defer close(b.done)
+	b.loadHistory()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); b.traces.run(ctx) }()
+	if b.cfg.Automation != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); b.beaconLoop(ctx) }()
+	}
 	defer wg.Wait()
 	defer b.setState(Stopped, nil, time.Time{})
 
@@ -319,15 +337,37 @@ func (b *Broker) sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (b *Broker) wanted() bool { return b.cfg.AlwaysOn || len(*b.subs.Load()) > 0 }
+func (b *Broker) wanted() bool {
+	return b.cfg.AlwaysOn || len(*b.subs.Load()) > 0 ||
+		(b.cfg.Automation != nil && b.cfg.Automation.Active(b.cfg.Name, b.cfg.Now()))
+}
 
-// waitWanted blocks until somebody needs the radio.
+// runCtx is the context Run was started with (background before that).
+func (b *Broker) runCtx() context.Context {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ctx == nil {
+		return context.Background()
+	}
+	return b.ctx
+}
+
+// waitWanted blocks until somebody (or an enabled rule or beacon) needs
+// the radio. Rules change in the store without waking us, so with
+// automation the question is asked again every few seconds.
 func (b *Broker) waitWanted(ctx context.Context) bool {
+	var poll <-chan time.Time
+	if b.cfg.Automation != nil {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		poll = t.C
+	}
 	for !b.wanted() {
 		select {
 		case <-ctx.Done():
 			return false
 		case <-b.wake:
+		case <-poll:
 		}
 	}
 	return ctx.Err() == nil

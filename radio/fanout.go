@@ -163,6 +163,9 @@ func (b *Broker) handle(c *meshtastic.Client, ev meshtastic.Event) {
 		}
 		b.mu.Unlock()
 		b.publish(&Event{Kind: EvPacket, At: ev.Time, Packet: p})
+		if a := b.cfg.Automation; a != nil {
+			a.observe(b, p, msg)
+		}
 		if msg != nil {
 			cp := *msg
 			b.publish(&Event{Kind: EvMessage, At: ev.Time, Message: &cp})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meshgate/meshgate/meshtastic"
+	"github.com/meshgate/meshgate/store"
 )
 
 // Client returns the connected client, or ErrNotConnected.
@@ -83,6 +84,9 @@ func (b *Broker) SendText(ctx context.Context, who string, t meshtastic.Text) (M
 	b.messages.push(m)
 	cp := *m
 	b.mu.Unlock()
+	if b.cfg.Store != nil {
+		b.cfg.Store.AddMessage(storeMessage(b.cfg.Name, &cp))
+	}
 	b.publish(&Event{Kind: EvMessage, At: m.At, Message: &cp})
 	if t.WantAck {
 		go b.trackAck(c, m)
@@ -107,6 +111,9 @@ func (b *Broker) trackAck(c *meshtastic.Client, m *Message) {
 	}
 	cp := *m
 	b.mu.Unlock()
+	if b.cfg.Store != nil {
+		b.cfg.Store.UpdateDelivery(b.cfg.Name, cp.ID, store.Delivery(cp.Delivery.String()), cp.Error, cp.AckFrom)
+	}
 	b.publish(&Event{Kind: EvMessage, At: b.cfg.Now(), Message: &cp})
 }
 

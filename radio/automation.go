@@ -1,0 +1,301 @@
+package radio
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/meshgate/meshgate/filter"
+	"github.com/meshgate/meshgate/meshtastic"
+	"github.com/meshgate/meshgate/responder"
+	"github.com/meshgate/meshgate/store"
+)
+
+// Automation is what the gateway does on a radio's behalf whether or not
+// anyone is logged in: it writes history to the store, answers messages
+// with the operators' responder rules, hides what radio-wide filters
+// block from the history and the responder, and sends beacons. One
+// Automation serves every broker; the rules, filters and beacons it
+// follows live in the store and are re-read when they change.
+type Automation struct {
+	store  *store.Store
+	engine *responder.Engine
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	rev     uint64
+	loaded  bool
+	rules   map[string][]responder.Rule
+	filters []filter.Filter
+	sets    map[string]*filter.Set
+	beacons map[string]responder.Beacon
+	counter map[string]*filter.Counter
+
+	replies, dryRuns, skipped atomic.Uint64
+}
+
+// NewAutomation returns the automation over st (which must not be nil).
+func NewAutomation(st *store.Store, logger *slog.Logger) *Automation {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Automation{store: st, engine: responder.NewEngine(responder.Config{}), log: logger,
+		counter: map[string]*filter.Counter{}}
+}
+
+// AutomationStats counts what the automation did.
+type AutomationStats struct {
+	Replies  uint64 `json:"replies"`    // automatic replies sent
+	DryRuns  uint64 `json:"dry_runs"`   // replies a dry-run rule would have sent
+	Filtered uint64 `json:"filtered"`   // packets radio-wide filters kept out of history and the responder
+	Dropped  uint64 `json:"db_dropped"` // history records the store could not queue
+}
+
+// Stats returns the counters.
+func (a *Automation) Stats() AutomationStats {
+	st := AutomationStats{Replies: a.replies.Load(), DryRuns: a.dryRuns.Load(), Dropped: a.store.Stats().Dropped}
+	a.mu.Lock()
+	for _, c := range a.counter {
+		st.Filtered += c.Snapshot().Hidden
+	}
+	a.mu.Unlock()
+	return st
+}
+
+// FilterCounts returns how many packets radio-wide filters hid on radio,
+// by reason: filtered packets are counted, never silently gone.
+func (a *Automation) FilterCounts(radio string) filter.Counts {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c := a.counter[radio]; c != nil {
+		return c.Snapshot()
+	}
+	return filter.Counts{}
+}
+
+// refresh re-reads rules, filters and beacons when the store says they
+// changed. It is cheap when nothing did: one atomic load.
+func (a *Automation) refresh() {
+	rev := a.store.Revision()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.loaded && rev == a.rev {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rules, err1 := a.store.Rules(ctx, "")
+	filters, err2 := a.store.Filters(ctx)
+	beacons, err3 := a.store.Beacons(ctx)
+	if err1 != nil || err2 != nil || err3 != nil {
+		a.log.Error("reading automation settings", "rules", err1, "filters", err2, "beacons", err3)
+		return
+	}
+	a.rules = map[string][]responder.Rule{}
+	for _, r := range rules {
+		a.rules[r.Radio] = append(a.rules[r.Radio], r)
+	}
+	a.filters = filters
+	a.sets = map[string]*filter.Set{}
+	a.beacons = map[string]responder.Beacon{}
+	for _, b := range beacons {
+		a.beacons[b.Radio] = b
+	}
+	a.rev, a.loaded = rev, true
+}
+
+// radioSet returns the radio-wide filter set for radio. Caller holds a.mu.
+func (a *Automation) radioSet(radio string) *filter.Set {
+	if s, ok := a.sets[radio]; ok {
+		return s
+	}
+	s, err := filter.NewSet(filter.RadioWide(a.filters, radio))
+	if err != nil {
+		a.log.Warn("some radio-wide filters are invalid and ignored", "radio", radio, "err", err)
+	}
+	a.sets[radio] = s
+	return s
+}
+
+// Active reports whether radio has enabled rules or a beacon, which keeps
+// it connected with nobody logged in.
+func (a *Automation) Active(radio string, now time.Time) bool {
+	a.refresh()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, r := range a.rules[radio] {
+		if r.Active(now) {
+			return true
+		}
+	}
+	b, ok := a.beacons[radio]
+	return ok && b.Enabled
+}
+
+// Beacon returns radio's beacon, if one is set.
+func (a *Automation) Beacon(radio string) (responder.Beacon, bool) {
+	a.refresh()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b, ok := a.beacons[radio]
+	return b, ok
+}
+
+// observe handles one received packet for broker b: filters, history and
+// the responder. It never blocks the broker: the store queues writes and
+// replies go out from their own goroutine.
+func (a *Automation) observe(b *Broker, p *Packet, msg *Message) {
+	a.refresh()
+	text := ""
+	if msg != nil {
+		text = msg.Text
+	}
+	a.mu.Lock()
+	set := a.radioSet(b.cfg.Name)
+	c := a.counter[b.cfg.Name]
+	if c == nil {
+		c = &filter.Counter{}
+		a.counter[b.cfg.Name] = c
+	}
+	rules := a.rules[b.cfg.Name]
+	a.mu.Unlock()
+	ok, reason := set.Allows(p.P, text)
+	if !c.Count(ok, reason) {
+		return
+	}
+	j := p.JSON()
+	a.store.AddPacket(store.PacketSummary{Radio: b.cfg.Name, At: p.At, ID: j.ID, From: p.P.GetFrom(), To: p.P.GetTo(),
+		Channel: j.Channel, PortNum: uint32(p.P.GetDecoded().GetPortnum()), Port: j.Port, Summary: j.Summary,
+		SNR: j.SNR, RSSI: j.RSSI, Hops: j.Hops, ViaMQTT: j.ViaMQTT})
+	if msg == nil {
+		return
+	}
+	a.store.AddMessage(storeMessage(b.cfg.Name, msg))
+	if len(rules) == 0 {
+		return
+	}
+	v := b.View()
+	self, _ := v.Self()
+	var sender *meshtastic.Node
+	if n, ok := v.Nodes[p.P.GetFrom()]; ok && (n.LongName != "" || n.ShortName != "") {
+		sender = n
+	}
+	d := a.engine.Decide(responder.NewIncoming(b.cfg.Name, p.P, self, sender), rules, time.Now())
+	switch d.Action {
+	case responder.Send:
+		a.replies.Add(1)
+		b.log.Info("responder reply", "rule", d.Rule.ID, "owner", d.Rule.OwnerName, "to", meshtastic.NodeID(d.To))
+		go b.autoReply(d)
+	case responder.WouldSend:
+		a.dryRuns.Add(1)
+		b.publish(&Event{Kind: EvAnnounce, At: time.Now(), Text: fmt.Sprintf("responder rule %d (dry run) would reply to %s: %s",
+			d.Rule.ID, meshtastic.NodeID(p.P.GetFrom()), d.Text)})
+	default:
+		a.skipped.Add(1)
+	}
+}
+
+// autoReply sends a responder's reply through the broker's normal text
+// path, so it respects the radio's text rate limit like any user's text.
+func (b *Broker) autoReply(d responder.Decision) {
+	ctx, cancel := context.WithTimeout(b.runCtx(), time.Minute)
+	defer cancel()
+	who := fmt.Sprintf("responder rule %d (%s)", d.Rule.ID, d.Rule.OwnerName)
+	if _, err := b.SendText(ctx, who, meshtastic.Text{To: d.To, Channel: d.Channel, Text: d.Text, ReplyID: d.ReplyID,
+		WantAck: d.To != meshtastic.Broadcast}); err != nil {
+		b.log.Warn("responder reply not sent", "rule", d.Rule.ID, "err", err)
+	}
+}
+
+func storeMessage(radio string, m *Message) store.Message {
+	return store.Message{Radio: radio, At: m.At, ID: m.ID, From: m.From, To: m.To, Channel: m.Channel, Text: m.Text,
+		ReplyID: m.ReplyID, ViaMQTT: m.ViaMQTT, Hops: m.Hops, SNR: m.SNR, RSSI: m.RSSI, Outgoing: m.Outgoing,
+		SentBy: m.SentBy, Delivery: store.Delivery(m.Delivery.String()), Error: m.Error, AckFrom: m.AckFrom}
+}
+
+// beaconLoop sends the radio's beacon when it is due, while the radio is
+// connected. It checks twice a minute; beacons are at least 15 min apart.
+func (b *Broker) beaconLoop(ctx context.Context) {
+	a := b.cfg.Automation
+	t := time.NewTicker(b.cfg.BeaconCheck)
+	defer t.Stop()
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		bc, ok := a.Beacon(b.cfg.Name)
+		now := time.Now()
+		if !ok || !bc.Enabled || now.Before(bc.Next(last, now)) {
+			continue
+		}
+		if _, err := b.Client(); err != nil {
+			continue
+		}
+		if _, err := b.SendBeacon(ctx, bc); err != nil {
+			b.log.Warn("beacon not sent", "err", err)
+			continue
+		}
+		last = now
+	}
+}
+
+// SendBeacon renders and sends a beacon now (also "beacon test").
+func (b *Broker) SendBeacon(ctx context.Context, bc responder.Beacon) (Message, error) {
+	v := b.View()
+	self, _ := v.Self()
+	text := responder.RenderBeacon(bc.Template, responder.BeaconVarsFor(self, len(v.Nodes), time.Now()))
+	return b.SendText(ctx, "beacon ("+bc.OwnerName+")", meshtastic.Text{Channel: bc.Channel, Text: text})
+}
+
+// History returns up to limit stored messages of the radio, from before
+// this process started too, oldest first.
+func (b *Broker) History(ctx context.Context, limit int) ([]store.Message, error) {
+	if b.cfg.Store == nil {
+		return nil, fmt.Errorf("radio: no history store configured")
+	}
+	return b.cfg.Store.Messages(ctx, b.cfg.Name, store.Page{Limit: limit})
+}
+
+// loadHistory fills the broker's message ring from the store, so a login
+// sees the chat from before the gateway (re)started.
+func (b *Broker) loadHistory() {
+	if b.cfg.Store == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	msgs, err := b.cfg.Store.Messages(ctx, b.cfg.Name, store.Page{Limit: b.cfg.History})
+	if err != nil {
+		b.log.Warn("loading message history", "err", err)
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, m := range msgs {
+		b.messages.push(&Message{
+			At: m.At, ID: m.ID, From: m.From, To: m.To, FromID: meshtastic.NodeID(m.From), ToID: meshtastic.NodeID(m.To),
+			Channel: m.Channel, Text: m.Text, ReplyID: m.ReplyID, ViaMQTT: m.ViaMQTT, Hops: m.Hops, SNR: m.SNR, RSSI: m.RSSI,
+			Outgoing: m.Outgoing, SentBy: m.SentBy, Delivery: deliveryOf(m.Delivery), Error: m.Error, AckFrom: m.AckFrom,
+		})
+	}
+}
+
+func deliveryOf(d store.Delivery) Delivery {
+	switch d {
+	case store.DeliveryPending:
+		return Pending
+	case store.DeliverySent:
+		return Sent
+	case store.DeliveryAcked:
+		return Acked
+	case store.DeliveryFailed:
+		return Failed
+	}
+	return Received
+}
