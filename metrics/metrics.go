@@ -26,6 +26,8 @@ type Sources struct {
 	Server   *server.Server
 	Sessions *sessions.Manager
 	Radios   *radio.Registry
+	// Automation, when set, adds the responder and filter counters.
+	Automation *radio.Automation
 }
 
 // Collector implements prometheus.Collector over Sources.
@@ -36,6 +38,7 @@ type Collector struct {
 	connections, refusedPreAuth, unauth, authFailed *prometheus.Desc
 	radioState, reconnects, packetsIn, packetsOut   *prometheus.Desc
 	drops, traceQueue, radioUsers                   *prometheus.Desc
+	replies, dryRuns, filtered, dbDropped           *prometheus.Desc
 }
 
 // NewCollector describes every metric.
@@ -59,6 +62,10 @@ func NewCollector(src Sources) *Collector {
 		drops:           d("radio_fanout_drops_total", "Events dropped because a session fell behind.", "radio"),
 		traceQueue:      d("radio_traceroute_queue", "Traceroutes waiting or running.", "radio"),
 		radioUsers:      d("radio_subscribers", "Sessions subscribed to the radio now.", "radio"),
+		replies:         d("responder_replies_total", "Automatic replies sent by responder rules."),
+		dryRuns:         d("responder_dry_runs_total", "Replies dry-run rules would have sent."),
+		filtered:        d("filtered_packets_total", "Packets radio-wide filters kept out of history and the responder."),
+		dbDropped:       d("history_dropped_total", "History records the database could not queue."),
 	}
 }
 
@@ -66,7 +73,7 @@ func NewCollector(src Sources) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.sessionsOpen, c.sessionsTotal, c.sessionsRefused, c.connections,
 		c.refusedPreAuth, c.unauth, c.authFailed, c.radioState, c.reconnects, c.packetsIn, c.packetsOut,
-		c.drops, c.traceQueue, c.radioUsers} {
+		c.drops, c.traceQueue, c.radioUsers, c.replies, c.dryRuns, c.filtered, c.dbDropped} {
 		ch <- d
 	}
 }
@@ -94,6 +101,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for reason, n := range st.AuthFailures {
 			counter(c.authFailed, n, reason)
 		}
+	}
+	if a := c.src.Automation; a != nil {
+		st := a.Stats()
+		counter(c.replies, st.Replies)
+		counter(c.dryRuns, st.DryRuns)
+		counter(c.filtered, st.Filtered)
+		counter(c.dbDropped, st.Dropped)
 	}
 	if c.src.Radios == nil {
 		return

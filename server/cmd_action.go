@@ -215,7 +215,13 @@ func (e *execEnv) destructive(cmd, what string, rname string, yes bool, wait tim
 		"radio", b.Name(), "action", cmd)
 	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
 	defer cancel()
-	if err := b.Admin(ctx, f); err != nil {
+	err := b.Admin(ctx, f)
+	detail := "accepted by the radio"
+	if err != nil {
+		detail = "failed: " + err.Error()
+	}
+	e.s.audit(e.id, b.Name(), cmd, detail)
+	if err != nil {
 		return e.fail(cmd, exitFailed, err)
 	}
 	fmt.Fprintf(e.out, "%s: radio %s accepted the request\n", cmd, b.Name())

@@ -56,6 +56,7 @@ func (e *execEnv) cmdKick(fs *flag.FlagSet, args []string) int {
 		return e.fail("kick", exitFailed, err)
 	}
 	e.s.log.Warn("session kicked", "session", pos[0], "by", e.id.Name, "fingerprint", e.id.Fingerprint, "reason", *reason)
+	e.s.audit(e.id, "", "session.kick", fmt.Sprintf("session %s: %s", pos[0], why))
 	fmt.Fprintf(e.out, "session %s closed\n", pos[0])
 	return exitOK
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meshgate/meshgate/meshtastic"
+	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/radio"
 )
 
@@ -90,10 +91,13 @@ func (e *execEnv) cmdNodes(fs *flag.FlagSet, args []string) int {
 	}
 	defer detach()
 	v := b.View()
+	personal := e.personalNodeFilters(b.Name())
 	nodes := make([]meshtastic.Node, 0, len(v.Nodes))
 	for _, n := range v.Nodes {
 		if n.Num == v.MyNodeNum || keep(n) {
-			nodes = append(nodes, *n)
+			if ok, _ := personal.Allows(&pb.MeshPacket{From: n.Num, To: meshtastic.Broadcast}, ""); ok || n.Num == v.MyNodeNum {
+				nodes = append(nodes, *n)
+			}
 		}
 	}
 	sortNodes(nodes, *sortBy, v.MyNodeNum)
@@ -179,7 +183,13 @@ func (e *execEnv) cmdMessages(fs *flag.FlagSet, args []string) int {
 		return code
 	}
 	e.rec.Bind(b.Name())
-	msgs := b.Messages(*limit)
+	personal := e.personalFilters(b.Name())
+	var msgs []*radio.Message
+	for _, m := range b.Messages(*limit) {
+		if ok, _ := personal.Allows(textPacket(m.From, m.To, m.Channel), m.Text); ok {
+			msgs = append(msgs, m)
+		}
+	}
 	if *asJSON {
 		out := make([]radio.Message, len(msgs))
 		for i, m := range msgs {

@@ -32,9 +32,19 @@ func (e *execEnv) cmdPackets(fs *flag.FlagSet, args []string) int {
 	if !ok {
 		return code
 	}
+	personal := e.personalFilters(b.Name())
+	visible := func(p *radio.Packet) bool {
+		ok, _ := personal.Allows(p.P, packetText(p.P))
+		return ok
+	}
 	if !*follow {
 		e.rec.Bind(b.Name())
-		pkts := b.RecentPackets(*limit)
+		var pkts []*radio.Packet
+		for _, p := range b.RecentPackets(*limit) {
+			if visible(p) {
+				pkts = append(pkts, p)
+			}
+		}
 		if *asJSON {
 			out := make([]radio.PacketJSON, len(pkts))
 			for i, p := range pkts {
@@ -68,7 +78,7 @@ func (e *execEnv) cmdPackets(fs *flag.FlagSet, args []string) int {
 	}
 	if *limit > 0 {
 		for _, p := range b.RecentPackets(*limit) {
-			if !print(p) {
+			if visible(p) && !print(p) {
 				return exitFailed
 			}
 		}
@@ -81,7 +91,7 @@ func (e *execEnv) cmdPackets(fs *flag.FlagSet, args []string) int {
 			switch ev.Kind {
 			case radio.EvPacket:
 				e.rec.Observe(ev.Packet.P, ev.Packet.At)
-				if !print(ev.Packet) {
+				if visible(ev.Packet) && !print(ev.Packet) {
 					return exitFailed
 				}
 			case radio.EvStatus:

@@ -44,6 +44,11 @@ func commands() []*command {
 		{name: "shutdown", args: "-r RADIO --yes", summary: "power the radio off (it stays off until someone presses its button)", role: auth.Admin, run: (*execEnv).cmdShutdown},
 		{name: "factory-reset", args: "-r RADIO --yes [--device]", summary: "restore factory settings (--device also wipes keys and NodeDB)", role: auth.Admin, run: (*execEnv).cmdFactoryReset},
 		{name: "nodedb-reset", args: "-r RADIO --yes [--keep-favorites]", summary: "empty the radio's node database", role: auth.Admin, run: (*execEnv).cmdNodeDBReset},
+		{name: "history", args: "-r RADIO [--limit N] [--json]", summary: "stored text messages, from before the gateway restarted too", role: auth.Viewer, run: (*execEnv).cmdHistory},
+		{name: "rules", args: "[-r RADIO] | add -r RADIO --trigger TEXT --reply TEMPLATE [flags] | rm|enable|disable ID | test ID TEXT", summary: "auto-responder rules (operators manage their own; admins any)", role: auth.Viewer, run: (*execEnv).cmdRules},
+		{name: "filters", args: "| add [-r RADIO] [--allow] [--radio-wide] --node|--port|--channel|--text|--regex V | rm|enable|disable ID", summary: "message filters: yours change only your views; radio-wide ones (admins) what history and responder ignore", role: auth.Viewer, run: (*execEnv).cmdFilters},
+		{name: "beacon", args: "-r RADIO [set --template T --interval 1h [--channel N] | start | stop | test | rm]", summary: "a periodic broadcast from the radio", role: auth.Viewer, run: (*execEnv).cmdBeacon},
+		{name: "audit", args: "[--limit N] [--json]", summary: "who changed what: admin actions, config changes, kicks, rules", role: auth.Admin, run: (*execEnv).cmdAudit},
 		{name: "sessions", args: "[--json]", summary: "every open session on the gateway", role: auth.Admin, run: (*execEnv).cmdSessions},
 		{name: "kick", args: "SESSION_ID [--reason TEXT]", summary: "close another session", role: auth.Admin, run: (*execEnv).cmdKick},
 	}

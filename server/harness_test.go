@@ -24,6 +24,7 @@ import (
 	"github.com/meshgate/meshgate/meshtastic/sim"
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/sessions"
+	"github.com/meshgate/meshgate/store"
 )
 
 // user is a test key and the authorized_keys options it is listed with.
@@ -58,6 +59,7 @@ type gateway struct {
 	done    chan error
 	logs    *syncBuffer
 	stopped bool
+	db      *store.Store
 }
 
 type gwOptions struct {
@@ -67,6 +69,7 @@ type gwOptions struct {
 	traffic   time.Duration
 	radios    []string // names; each gets its own simulated radio
 	linkGrace time.Duration
+	dataDir   string // reuse a data directory (database) across gateways
 }
 
 func startGateway(t testing.TB, o gwOptions) *gateway {
@@ -102,9 +105,18 @@ func startGateway(t testing.TB, o gwOptions) *gateway {
 	if o.linkGrace == 0 {
 		o.linkGrace = 200 * time.Millisecond
 	}
+	if o.dataDir == "" {
+		o.dataDir = dir
+	}
+	db, err := store.Open(filepath.Join(o.dataDir, "meshgate.db"), store.Options{FlushInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.db = db
 	rctx, stopRadios := context.WithCancel(context.Background())
 	g.reg = radio.NewRegistry(rctx, radio.Config{Grace: o.linkGrace, BackoffMin: 100 * time.Millisecond,
-		BackoffMax: 500 * time.Millisecond, TracePace: 200 * time.Millisecond, TextPace: 50 * time.Millisecond, Logger: logger}, nil)
+		BackoffMax: 500 * time.Millisecond, TracePace: 200 * time.Millisecond, TextPace: 50 * time.Millisecond, Logger: logger,
+		Store: db, Automation: radio.NewAutomation(db, logger)}, nil)
 	var simWG sync.WaitGroup
 	for i, name := range o.radios {
 		r, err := sim.New(sim.Config{Seed: int64(i + 1), Nodes: 15, TrafficInterval: o.traffic, AckDelay: 20 * time.Millisecond,
@@ -126,6 +138,7 @@ func startGateway(t testing.TB, o gwOptions) *gateway {
 	}
 	g.mgr = sessions.NewManager(o.sessions)
 	o.server.HostKey = hk
+	o.server.Store = db
 	o.server.ShutdownGrace = orDuration(o.server.ShutdownGrace, time.Second)
 	g.srv, err = New(o.server, keys, g.mgr, g.reg, logger)
 	if err != nil {
@@ -141,6 +154,9 @@ func startGateway(t testing.TB, o gwOptions) *gateway {
 		stopRadios()
 		g.reg.Wait()
 		simWG.Wait()
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
 		g.done <- err
 	}()
 	t.Cleanup(func() {

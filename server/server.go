@@ -22,6 +22,7 @@ import (
 	"github.com/meshgate/meshgate/auth"
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/sessions"
+	"github.com/meshgate/meshgate/store"
 )
 
 // Authorizer decides who may log in; *auth.Keys implements it.
@@ -54,6 +55,10 @@ type Config struct {
 	// from any other address is refused, so clients cannot spoof their
 	// source. Empty: PROXY protocol off.
 	TrustedProxies []netip.Prefix
+	// Store, when set, holds responder rules, filters, beacons, message
+	// history and the audit log (optional: without it those commands say
+	// so and nothing is audited).
+	Store *store.Store
 }
 
 func (c *Config) fill() {

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/server"
 	"github.com/meshgate/meshgate/sessions"
+	"github.com/meshgate/meshgate/store"
 )
 
 // demoRadios are the simulated radios --demo runs.
@@ -166,15 +168,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ranges, _ := cfg.DialRanges()
 	proxies, _ := cfg.ProxyRanges()
+	// History, rules, filters, beacons and the audit log live in SQLite in
+	// the data directory; they survive restarts and crashes.
+	db, err := store.Open(filepath.Join(cfg.DataDir, "meshgate.db"), store.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	automation := radio.NewAutomation(db, logger)
 
 	// Radios outlive the SSH server by a moment during shutdown, so they
 	// get their own context, cancelled after the server has stopped.
 	rctx, stopRadios := context.WithCancel(context.Background())
 	defer stopRadios()
 	reg := radio.NewRegistry(rctx, radio.Config{
-		Grace:  cfg.LinkGrace,
-		Client: meshtastic.Options{Heartbeat: cfg.Heartbeat},
-		Logger: logger,
+		Grace:      cfg.LinkGrace,
+		Client:     meshtastic.Options{Heartbeat: cfg.Heartbeat},
+		Store:      db,
+		Automation: automation,
+		Logger:     logger,
 	}, ranges)
 	for _, r := range cfg.Radios {
 		b, err := reg.Add(r.Name, r.Address)
@@ -191,7 +203,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	})
 	srv, err := server.New(server.Config{
 		HostKey: hostKey, Version: version, HandshakeTimeout: cfg.HandshakeTimeout, MaxAuthTries: cfg.MaxAuthTries,
-		ShutdownGrace: cfg.ShutdownGrace, Demo: cfg.Demo, TrustedProxies: proxies,
+		ShutdownGrace: cfg.ShutdownGrace, Demo: cfg.Demo, TrustedProxies: proxies, Store: db,
 	}, keys, mgr, reg, logger)
 	if err != nil {
 		return err
@@ -236,7 +248,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("metrics: %w", err)
 		}
 		go func() {
-			metricsDone <- metrics.Serve(wctx, mln, metrics.Sources{Server: srv, Sessions: mgr, Radios: reg}, logger)
+			metricsDone <- metrics.Serve(wctx, mln, metrics.Sources{Server: srv, Sessions: mgr, Radios: reg, Automation: automation}, logger)
 		}()
 	} else {
 		metricsDone <- nil
