@@ -116,3 +116,28 @@ func TestRulesFiltersAuditAndRestart(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestBeaconCommands(t *testing.T) {
+	op := newUser(t, "otto", `role="operator"`)
+	viewer := newUser(t, "vera", `role="viewer"`)
+	g := startGateway(t, gwOptions{users: []*user{op, viewer}})
+	if r := g.run(t, op, `beacon -r base set --template "{my_name}: {nodes} nodes" --interval 1m`); r.code != exitUsage {
+		t.Fatalf("a 1-minute beacon was accepted: %+v", r)
+	}
+	if r := g.run(t, viewer, `beacon -r base set --template "x" --interval 1h`); r.code != exitDenied {
+		t.Fatalf("a viewer set a beacon: %+v", r)
+	}
+	if r := g.run(t, op, `beacon -r base set --template "{my_name}: {nodes} nodes" --interval 30m`); r.code != 0 {
+		t.Fatalf("beacon set: %+v", r)
+	}
+	r := g.run(t, op, "beacon -r base test")
+	if r.code != 0 || !strings.Contains(r.stdout, "nodes") {
+		t.Fatalf("beacon test: %+v", r)
+	}
+	if out := g.run(t, op, "messages -r base --json").stdout; !strings.Contains(out, `"sent_by": "beacon (otto)"`) {
+		t.Fatalf("the beacon is not in the messages: %s", out)
+	}
+	if r := g.run(t, op, "beacon -r base start"); r.code != 0 || !strings.Contains(g.run(t, op, "beacon -r base").stdout, "running") {
+		t.Fatalf("beacon start: %+v", r)
+	}
+}

@@ -388,15 +388,25 @@ func (e *execEnv) filtersAdd(fs *flag.FlagSet, args []string) int {
 }
 
 func (e *execEnv) cmdBeacon(fs *flag.FlagSet, args []string) int {
-	verb, rest := subcommand(args, "set", "start", "stop", "test", "rm")
 	rname := radioFlag(fs)
 	template := fs.String("template", "", "with set: the text, e.g. '{my_name} up {uptime}, battery {battery}'")
 	interval := fs.Duration("interval", time.Hour, "with set: how often (at least 15m)")
 	channel := fs.Uint("channel", 0, "with set: channel index")
 	asJSON := fs.Bool("json", false, "print JSON")
 	wait := fs.Duration("wait", 20*time.Second, "with test: how long to wait for the radio to connect")
-	if _, code, ok := e.parse(fs, rest); !ok {
+	pos, code, ok := e.parse(fs, args)
+	if !ok {
 		return code
+	}
+	verb := ""
+	if len(pos) > 0 {
+		verb = pos[0]
+	}
+	switch {
+	case len(pos) > 1:
+		return e.usage("beacon", fmt.Sprintf("unexpected argument %q", pos[1]))
+	case verb != "" && verb != "set" && verb != "start" && verb != "stop" && verb != "test" && verb != "rm":
+		return e.usage("beacon", fmt.Sprintf("unknown action %q (set, start, stop, test or rm)", verb))
 	}
 	st := e.s.cfg.Store
 	if st == nil {
