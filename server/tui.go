@@ -1,9 +1,156 @@
 package server
 
-// runTUI runs the terminal UI for a session with a PTY. radioName, when
-// set, binds the session to that radio without showing the lobby. Until
-// the full-screen UI exists it shows the status screen.
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/ssh"
+	"charm.land/wish/v2/bubbletea"
+
+	"github.com/meshgate/meshgate/tui"
+)
+
+// uiFPS caps how often a session's screen is written. Radio events are
+// coalesced to the same rate inside the model.
+const uiFPS = 20
+
+// runTUI runs the terminal UI for a session with a PTY, in the session's
+// handler goroutine. radioName, when set, binds the session to that radio
+// without showing the lobby.
+//
+// It does what bubbletea.MiddlewareWithProgramHandler does (window
+// changes go to the program, the session's end quits it) plus what that
+// middleware cannot: a clamped window size, input stamping the idle clock,
+// and the radio link's forwarding goroutine. Every goroutine started here
+// ends before it returns.
 func (e *execEnv) runTUI(radioName string) int {
-	_ = radioName
-	return e.interactive()
+	s := e.s
+	pty, winch, _ := e.sess.Pty()
+	w, h := s.clampWindow(pty.Window.Width, pty.Window.Height)
+	link := &loggedLink{Link: tui.NewLink(s.radios, e.id, e.rec, s.sessions.CountOnRadio), e: e}
+	var bound tui.Radio
+	if radioName != "" {
+		if strings.ContainsAny(radioName, ":/") {
+			// An address an admin dialled (tuiRadioArg checked it): the
+			// broker goes by the address in its normal form.
+			if b, err := s.radios.Adhoc(radioName); err == nil {
+				radioName = b.Name()
+			}
+		}
+		r, err := link.Bind(radioName)
+		if err != nil {
+			link.Close()
+			return e.fail("tui", exitDenied, err)
+		}
+		bound = r
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	model := tui.New(tui.Config{
+		Context: ctx, Identity: e.id, Session: e.rec, Radios: link, Radio: bound,
+		IdleTimeout: s.sessions.Config().IdleTimeout,
+		Audit: func(radio, action string, err error) {
+			s.log.Warn("radio action", "session", e.rec.ID(), "user", e.id.Name, "fingerprint", e.id.Fingerprint,
+				"radio", radio, "action", action, "via", "tui", "err", err)
+			detail := "via the terminal UI, accepted by the radio"
+			if err != nil {
+				detail = "via the terminal UI, failed: " + err.Error()
+			}
+			s.audit(e.id, radio, action, detail)
+		},
+	})
+	opts := append(bubbletea.MakeOptions(e.sess),
+		tea.WithWindowSize(w, h), // MakeOptions passed the size unclamped
+		tea.WithFilter(e.filter),
+		tea.WithoutSignalHandler(), // signals belong to the server, not to each session
+		tea.WithFPS(uiFPS),
+		tea.WithContext(ctx),
+	)
+	p := tea.NewProgram(model, opts...)
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); link.Run(ctx, p.Send) }()
+	go func() { defer wg.Done(); s.forwardWindow(ctx, winch, p) }()
+	_, err := p.Run()
+	cancel()
+	wg.Wait()
+
+	// A reaped or kicked session was told why while the UI still covered
+	// the screen; say it again now that the terminal is back. It goes to
+	// stdout, the stream the UI used, so that it cannot overtake the
+	// sequences that restored the screen.
+	if cause := context.Cause(e.ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		fmt.Fprintf(e.out, "\r\nmeshgate: session closed: %v\r\n", cause)
+		return exitOK
+	}
+	if err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+		s.log.Error("tui failed", "session", e.rec.ID(), "user", e.id.Name, "err", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// filter runs before the program sees a message: it clamps window sizes
+// (a huge PTY would make the renderer allocate hundreds of megabytes),
+// refuses to suspend (there is no shell to suspend to), and counts only
+// the user's own input as activity for the idle reaper.
+func (e *execEnv) filter(_ tea.Model, msg tea.Msg) tea.Msg {
+	switch m := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.Width, m.Height = e.s.clampWindow(m.Width, m.Height)
+		return m
+	case tea.SuspendMsg:
+		return tea.ResumeMsg{}
+	case tea.KeyPressMsg, tea.MouseMsg, tea.PasteMsg:
+		e.rec.Touch()
+	}
+	return msg
+}
+
+// clampWindow bounds a terminal size to the configured maximum; a client
+// that reports no size gets the classic 80×24.
+func (s *Server) clampWindow(w, h int) (int, int) {
+	if w <= 0 || h <= 0 {
+		return 80, 24
+	}
+	return min(w, s.cfg.MaxWidth), min(h, s.cfg.MaxHeight)
+}
+
+// forwardWindow passes the client's window changes to the program until
+// ctx ends. It must keep reading: the SSH library blocks the session's
+// request loop until a window change is taken.
+func (s *Server) forwardWindow(ctx context.Context, winch <-chan ssh.Window, p *tea.Program) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case win, ok := <-winch:
+			if !ok {
+				return
+			}
+			w, h := s.clampWindow(win.Width, win.Height)
+			p.Send(tea.WindowSizeMsg{Width: w, Height: h})
+		}
+	}
+}
+
+// loggedLink logs each radio the session binds through the UI.
+type loggedLink struct {
+	*tui.Link
+	e *execEnv
+}
+
+func (l *loggedLink) Bind(name string) (tui.Radio, error) {
+	r, err := l.Link.Bind(name)
+	if err != nil {
+		l.e.s.log.Info("radio bind refused", "session", l.e.rec.ID(), "user", l.e.id.Name, "radio", name, "err", err)
+		return nil, err
+	}
+	l.e.s.log.Info("radio bound", "session", l.e.rec.ID(), "user", l.e.id.Name, "radio", name, "via", "tui")
+	return r, nil
 }

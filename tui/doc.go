@@ -1,0 +1,13 @@
+// Package tui is the full-screen terminal UI every interactive login gets:
+// a lobby to pick a radio, then tabs for the radio's nodes, chat, this
+// session's packet log, traceroutes and sweeps, MQTT health and config, and
+// the device itself.
+//
+// The UI is a Bubble Tea model that reads shared, immutable broker data
+// (the radio's View, its message history, the events it fans out) and
+// keeps only per-session state of its own: selections, filters, scroll
+// positions and small caches of rendered rows. It never ticks while idle:
+// radio events mark parts of the screen dirty and one short timer
+// coalesces them into a frame; timers exist only while something is in
+// progress (a queued traceroute, the last minutes before the idle timeout).
+package tui

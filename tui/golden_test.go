@@ -1,0 +1,176 @@
+package tui
+
+import (
+	"image/color"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/exp/golden"
+
+	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/meshtastic/pb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Golden screens: every tab, the lobby, filters and dialogs, at 80×24 and
+// at a large size, on the frozen clock. The files hold the plain text of
+// the screen (styles are checked separately, below); regenerate them with
+// go test ./tui -run TestGolden -update.
+func TestGolden(t *testing.T) {
+	type step func(t *testing.T, u *ui, fx *fixture)
+	keys := func(ks ...string) step { return func(_ *testing.T, u *ui, _ *fixture) { u.key(ks...) } }
+	cases := []struct {
+		name  string
+		w, h  int
+		bind  bool
+		role  auth.Role
+		steps []step
+	}{
+		{"lobby_80x24", 80, 24, false, 0, nil},
+		{"lobby_160x48", 160, 48, false, 0, nil},
+		{"nodes_80x24", 80, 24, true, 0, nil},
+		{"nodes_160x48", 160, 48, true, 0, nil},
+		{"nodes_detail_80x24", 80, 24, true, 0, []step{keys("down", "down", "enter")}},
+		{"nodes_detail_160x48", 160, 48, true, 0, []step{keys("down", "enter")}},
+		{"nodes_filter_rf", 80, 24, true, 0, []step{keys("f")}},
+		{"nodes_filter_mqtt", 80, 24, true, 0, []step{keys("f", "f")}},
+		{"nodes_filter_nearby", 80, 24, true, 0, []step{keys("f", "f", "f")}},
+		{"nodes_search", 80, 24, true, 0, []step{keys("/"), typed("hana")}},
+		{"nodes_sort_snr", 120, 30, true, 0, []step{keys("s", "s", "s", "s", "s")}},
+		{"chat_80x24", 80, 24, true, 0, []step{chatted}},
+		{"chat_160x48", 160, 48, true, 0, []step{chatted}},
+		{"chat_viewer", 80, 24, true, auth.Viewer, []step{keys("2")}},
+		{"packets_80x24", 80, 24, true, 0, []step{injected, keys("3")}},
+		{"packets_160x48", 160, 48, true, 0, []step{injected, keys("3")}},
+		{"packets_filter_port", 80, 24, true, 0, []step{injected, keys("3", "o")}},
+		{"packets_inspector", 80, 24, true, 0, []step{injected, keys("3", "up", "enter")}},
+		{"trace_80x24", 80, 24, true, 0, []step{traced}},
+		{"trace_160x48", 160, 48, true, 0, []step{traced}},
+		{"sweep_confirm", 80, 24, true, 0, []step{keys("4", "w")}},
+		{"mqtt_80x24", 80, 24, true, 0, []step{keys("5")}},
+		{"mqtt_160x48", 160, 48, true, auth.Admin, []step{keys("5")}},
+		{"mqtt_edit", 80, 24, true, auth.Admin, []step{keys("5", "e", "space", "down", "down", "down")}},
+		{"device_80x24", 80, 24, true, 0, []step{keys("6")}},
+		{"device_160x48", 160, 48, true, auth.Admin, []step{keys("6")}},
+		{"device_reboot_dialog", 80, 24, true, auth.Admin, []step{keys("6", "R"), typed("nope"), keys("enter")}},
+		{"help_nodes", 80, 24, true, auth.Viewer, []step{keys("?")}},
+		{"help_lobby", 80, 24, false, 0, []step{keys("?")}},
+		{"too_small", 30, 8, true, 0, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fx := newFixture(t, fixtureOpts{frozen: true, radios: []string{"base", "field"}})
+			o := uiOpts{w: c.w, h: c.h, role: c.role}
+			if c.bind {
+				o.bind = "base"
+			}
+			u := startUI(t, fx, o)
+			if c.bind && c.w >= minWidth {
+				u.connected()
+			} else if !c.bind {
+				u.waitText("Choose a radio")
+			}
+			for _, s := range c.steps {
+				s(t, u, fx)
+			}
+			golden.RequireEqual(t, trimLines(u.settled()))
+		})
+	}
+}
+
+func typed(s string) func(*testing.T, *ui, *fixture) {
+	return func(_ *testing.T, u *ui, _ *fixture) { u.typeText(s) }
+}
+
+// chatted sends a channel message and waits for its ack.
+func chatted(t *testing.T, u *ui, _ *fixture) {
+	u.key("2", "i")
+	u.typeText("Anyone on the summit tonight?")
+	u.key("enter")
+	u.waitText("✓")
+	u.key("esc")
+}
+
+// injected makes the radio hear three packets with fixed contents.
+func injected(t *testing.T, u *ui, fx *fixture) {
+	r := fx.sims["base"]
+	var from []uint32
+	for _, n := range r.Nodes() {
+		if n.GetNum() != r.MyNodeNum() {
+			from = append(from, n.GetNum())
+		}
+	}
+	pos, _ := proto.Marshal(&pb.Position{LatitudeI: proto.Int32(476062000), LongitudeI: proto.Int32(-1223321000), Altitude: proto.Int32(60)})
+	pkts := []*pb.MeshPacket{
+		{Id: 0x1001, From: from[0], To: 0xFFFFFFFF, RxSnr: 6.25, RxRssi: proto.Int32(-71), HopStart: 3, HopLimit: 3,
+			PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: pb.PortNum_TEXT_MESSAGE_APP, Payload: []byte("hello mesh")}}},
+		{Id: 0x1002, From: from[1], To: 0xFFFFFFFF, RxSnr: -3.5, RxRssi: proto.Int32(-112), HopStart: 3, HopLimit: 1,
+			PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: pb.PortNum_POSITION_APP, Payload: pos}}},
+		{Id: 0x1003, From: from[2], To: r.MyNodeNum(), ViaMqtt: true, HopStart: 3, HopLimit: 2,
+			PayloadVariant: &pb.MeshPacket_Encrypted{Encrypted: []byte{1, 2, 3, 4, 5, 6, 7, 8}}},
+	}
+	for _, p := range pkts {
+		r.Inject(p)
+	}
+	u.waitFor("three packets", func(string) bool {
+		var n uint64
+		u.do(func(m *Model) { n = m.rec.PacketsSeen() })
+		return n >= 3
+	})
+}
+
+// traced runs a traceroute to the first node heard over the air.
+func traced(t *testing.T, u *ui, fx *fixture) {
+	var target uint32
+	u.do(func(m *Model) {
+		for _, n := range m.nodes.list.items {
+			if n.Num != m.view().MyNodeNum && !n.ViaMQTT && n.HopsAway != nil && *n.HopsAway == 1 {
+				target = n.Num
+				break
+			}
+		}
+	})
+	u.do(func(m *Model) { m.nodes.sel = target; m.nodes.locate() })
+	u.key("t")
+	u.waitFor("the traceroute", func(s string) bool { return strings.Contains(s, "towards:") || strings.Contains(s, "failed") })
+}
+
+// settled is the screen once nothing is left to happen on it.
+func (u *ui) settled() string {
+	time.Sleep(50 * time.Millisecond)
+	return u.screen()
+}
+
+// trimLines drops trailing spaces, which editors and diffs hide anyway.
+func trimLines(s string) string {
+	ls := strings.Split(s, "\n")
+	for i, l := range ls {
+		ls[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(ls, "\n") + "\n"
+}
+
+// The style sheet: colors on a color terminal, attributes only without,
+// and the selected row marked even where nothing else shows.
+func TestGoldenStyles(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		profile colorprofile.Profile
+		light   bool
+	}{{"dark", colorprofile.ANSI256, false}, {"light", colorprofile.ANSI256, true}, {"ascii", colorprofile.ASCII, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			fx := newFixture(t, fixtureOpts{frozen: true})
+			u := startUI(t, fx, uiOpts{bind: "base", profile: c.profile})
+			u.connected()
+			if c.light {
+				u.tm.Send(tea.BackgroundColorMsg{Color: color.White})
+				u.waitModel("the light sheet", func(m *Model) bool { return !m.dark })
+			}
+			time.Sleep(50 * time.Millisecond)
+			golden.RequireEqual(t, u.styled()+"\n")
+		})
+	}
+}

@@ -1,0 +1,161 @@
+package tui
+
+import (
+	"charm.land/bubbles/v2/key"
+
+	"github.com/meshgate/meshgate/auth"
+)
+
+// keys is the whole key map. Help is generated from it, so what help
+// lists is what the model handles (the tests walk it).
+type keys struct {
+	// Everywhere.
+	quit, help, lobby, tabs, next, prev, back key.Binding
+	// Lists.
+	up, down, pgUp, pgDown, home, end key.Binding
+	// Lobby.
+	choose, refresh key.Binding
+	// Nodes.
+	filter, sort, reverse, search, detail, dm, trace key.Binding
+	// Chat.
+	prevConv, nextConv, compose, reply, send key.Binding
+	// Packets.
+	pause, inspect, portFilter, nodeFilter, clearFilter key.Binding
+	// Trace.
+	traceNode, sweep, cancel, toggleList key.Binding
+	// MQTT.
+	edit, toggle, apply key.Binding
+	// Device.
+	reboot, shutdown, factoryReset, resetNodeDB key.Binding
+}
+
+func newKeys() keys {
+	b := func(help, desc string, ks ...string) key.Binding {
+		return key.NewBinding(key.WithKeys(ks...), key.WithHelp(help, desc))
+	}
+	return keys{
+		quit:  b("q/ctrl+c", "quit", "q", "ctrl+c"),
+		help:  b("?", "help for this view", "?"),
+		lobby: b("L", "lobby: switch radio", "L"),
+		tabs:  b("1-6", "go to tab", "1", "2", "3", "4", "5", "6"),
+		next:  b("tab", "next tab", "tab"),
+		prev:  b("shift+tab", "previous tab", "shift+tab"),
+		back:  b("esc", "close pane, dialog or input", "esc"),
+
+		up:     b("↑/k", "up", "up", "k"),
+		down:   b("↓/j", "down", "down", "j"),
+		pgUp:   b("pgup", "page up", "pgup"),
+		pgDown: b("pgdn", "page down", "pgdown"),
+		home:   b("home/g", "first", "home", "g"),
+		end:    b("end/G", "last (follow)", "end", "G"),
+
+		choose:  b("enter", "use this radio", "enter"),
+		refresh: b("r", "refresh", "r"),
+
+		filter:  b("f", "filter: all / RF / MQTT / nearby", "f"),
+		sort:    b("s", "sort by next column", "s"),
+		reverse: b("S", "reverse sort", "S"),
+		search:  b("/", "search", "/"),
+		detail:  b("enter", "details pane", "enter"),
+		dm:      b("d", "direct message", "d"),
+		trace:   b("t", "traceroute", "t"),
+
+		prevConv: b("←/h", "previous conversation", "left", "h"),
+		nextConv: b("→/l", "next conversation", "right", "l"),
+		compose:  b("i/enter", "write a message", "i", "enter"),
+		reply:    b("r", "reply to the selected message", "r"),
+		send:     b("enter", "send (while writing)", "enter"),
+
+		pause:       b("space/p", "pause or resume", "space", "p"),
+		inspect:     b("enter", "inspect packet", "enter"),
+		portFilter:  b("o", "filter by port (cycles)", "o"),
+		nodeFilter:  b("n", "filter by the packet's sender", "n"),
+		clearFilter: b("x", "clear filters", "x"),
+
+		traceNode:  b("t", "trace a node", "t"),
+		sweep:      b("w", "sweep: trace every nearby node", "w"),
+		cancel:     b("c", "cancel traceroute or sweep", "c"),
+		toggleList: b("v", "show history or sweep results", "v"),
+
+		edit:   b("e", "edit MQTT settings", "e"),
+		toggle: b("enter/space", "edit or toggle field", "enter", "space"),
+		apply:  b("ctrl+s", "apply (the radio reboots)", "ctrl+s"),
+
+		reboot:       b("R", "reboot the radio", "R"),
+		shutdown:     b("H", "shut the radio down", "H"),
+		factoryReset: b("F", "factory reset (settings)", "F"),
+		resetNodeDB:  b("N", "reset the NodeDB", "N"),
+	}
+}
+
+// helpEntry is one line of help: a binding and, when the user's role may
+// not use it, why.
+type helpEntry struct {
+	b      key.Binding
+	denied string
+}
+
+// helpFor lists the keys of a view for a role.
+func (k keys) helpFor(v screen, t tab, role auth.Role) (title string, es []helpEntry) {
+	need := func(b key.Binding, a auth.Action) helpEntry {
+		e := helpEntry{b: b}
+		if !role.Can(a) {
+			e.denied = "needs the " + minRoleFor(a).String() + " role"
+		}
+		return e
+	}
+	plain := func(bs ...key.Binding) {
+		for _, b := range bs {
+			es = append(es, helpEntry{b: b})
+		}
+	}
+	list := func() { plain(k.up, k.down, k.pgUp, k.pgDown, k.home, k.end) }
+	if v == screenLobby {
+		list()
+		plain(k.choose, k.refresh, k.back)
+		return "Lobby", es
+	}
+	switch t {
+	case tabNodes:
+		list()
+		plain(k.filter, k.sort, k.reverse, k.search, k.detail)
+		es = append(es, need(k.dm, auth.Send), need(k.trace, auth.Traceroute))
+	case tabChat:
+		plain(k.prevConv, k.nextConv, k.up, k.down, k.end)
+		es = append(es, need(k.compose, auth.Send), need(k.reply, auth.Send), need(k.send, auth.Send))
+	case tabPackets:
+		list()
+		plain(k.pause, k.inspect, k.portFilter, k.nodeFilter, k.search, k.clearFilter)
+	case tabTrace:
+		list()
+		es = append(es, need(k.traceNode, auth.Traceroute), need(k.sweep, auth.Sweep))
+		plain(k.cancel, k.toggleList)
+	case tabMQTT:
+		plain(k.up, k.down)
+		es = append(es, need(k.edit, auth.WriteConfig), need(k.toggle, auth.WriteConfig), need(k.apply, auth.WriteConfig))
+	case tabDevice:
+		plain(k.up, k.down, k.pgUp, k.pgDown)
+		es = append(es, need(k.reboot, auth.Reboot), need(k.shutdown, auth.Shutdown),
+			need(k.factoryReset, auth.FactoryReset), need(k.resetNodeDB, auth.ResetNodeDB))
+	}
+	return t.String(), es
+}
+
+// global lists the keys that work on every tab.
+func (k keys) global() []helpEntry {
+	var es []helpEntry
+	for _, b := range []key.Binding{k.tabs, k.next, k.prev, k.lobby, k.help, k.back, k.quit} {
+		es = append(es, helpEntry{b: b})
+	}
+	return es
+}
+
+// minRoleFor is the lowest role that may perform a.
+func minRoleFor(a auth.Action) auth.Role {
+	for r := auth.Viewer; r <= auth.Admin; r++ {
+		if r.Can(a) {
+			return r
+		}
+	}
+	return auth.Admin
+}

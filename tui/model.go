@@ -1,0 +1,284 @@
+package tui
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	uv "github.com/charmbracelet/ultraviolet"
+
+	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/meshtastic"
+	"github.com/meshgate/meshgate/radio"
+)
+
+// screen is what fills the window: the lobby or a radio's tabs.
+type screen int
+
+const (
+	screenLobby screen = iota
+	screenMain
+)
+
+// tab is one of the radio's views.
+type tab int
+
+const (
+	tabNodes tab = iota
+	tabChat
+	tabPackets
+	tabTrace
+	tabMQTT
+	tabDevice
+	tabCount
+)
+
+func (t tab) String() string {
+	switch t {
+	case tabNodes:
+		return "Nodes"
+	case tabChat:
+		return "Chat"
+	case tabPackets:
+		return "Packets"
+	case tabTrace:
+		return "Trace"
+	case tabMQTT:
+		return "MQTT"
+	case tabDevice:
+		return "Device"
+	}
+	return "?"
+}
+
+// dirt marks parts of the screen that must be rendered again.
+type dirt uint8
+
+const (
+	dHeader dirt = 1 << iota
+	dTabs
+	dBody
+	dStatus
+	dAll = dHeader | dTabs | dBody | dStatus
+)
+
+// frameDelay coalesces radio events: however many arrive, the screen is
+// rebuilt at most this often (the renderer's 20 FPS).
+const frameDelay = 50 * time.Millisecond
+
+// Smallest usable window.
+const minWidth, minHeight = 40, 10
+
+// Model is one session's UI. It is used through a pointer: View caches
+// what it rendered, so that an unchanged screen costs nothing.
+type Model struct {
+	cfg  Config
+	ctx  context.Context
+	now  func() time.Time
+	id   auth.Identity
+	rec  Session
+	keys keys
+	st   *styles
+	prof colorprofile.Profile
+	dark bool
+	loc  *time.Location
+	w, h int
+
+	screen screen
+	tab    tab
+	radio  Radio // nil until the first bind
+	name   string
+
+	lobby  lobbyState
+	nodes  nodesTab
+	chat   chatTab
+	pkts   packetsTab
+	trace  traceTab
+	mqtt   mqttTab
+	device deviceTab
+
+	dialog  *dialog
+	help    bool
+	helpTop int
+	flash   flash
+	notice  notice
+	idle    idleState
+
+	dirty, pending dirt
+	framing        bool        // a frame timer is running
+	frameView      *radio.View // the view being rendered, read once per frame
+	renders        int         // frames built, for tests and measurements
+	parts          struct{ header, tabs, body, status string }
+	tabX           []int // where each tab label ends on the tab bar
+	out            tea.View
+}
+
+// flash is a one-line message about the user's last action.
+type flash struct {
+	text string
+	bad  bool
+}
+
+// notice is the latest announcement to everyone on the radio.
+type notice struct {
+	text string
+	at   time.Time
+}
+
+// New builds the UI for one session.
+func New(cfg Config) *Model {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Context == nil {
+		cfg.Context = context.Background()
+	}
+	m := &Model{
+		cfg: cfg, ctx: cfg.Context, now: cfg.Now, id: cfg.Identity, rec: cfg.Session,
+		keys: newKeys(), prof: colorprofile.ANSI256, dark: true, loc: time.UTC,
+		w: 80, h: 24, dirty: dAll,
+	}
+	m.st = newStyles(m.prof, m.dark)
+	m.nodes.init()
+	m.chat.init()
+	m.pkts.init(m.rec)
+	m.trace.init()
+	if cfg.Radio != nil {
+		m.attach(cfg.Radio)
+	} else {
+		m.screen = screenLobby
+		m.lobby.refresh(cfg.Radios)
+	}
+	return m
+}
+
+// Init asks the terminal for its background and starts the clocks the
+// screen needs: the idle countdown and, in the lobby, its refresh.
+func (m *Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{tea.RequestBackgroundColor, m.checkIdle()}
+	if m.screen == screenLobby {
+		cmds = append(cmds, m.pollLobby())
+	}
+	return tea.Batch(cmds...)
+}
+
+// Update handles one message.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.w, m.h = msg.Width, msg.Height
+		m.invalidate()
+	case tea.ColorProfileMsg:
+		m.prof = msg.Profile
+		m.restyle()
+	case tea.BackgroundColorMsg:
+		m.dark = msg.IsDark()
+		m.restyle()
+	case tea.EnvMsg:
+		if tz := uv.Environ(msg).Getenv("TZ"); tz != "" {
+			if loc, err := time.LoadLocation(strings.TrimPrefix(tz, ":")); err == nil {
+				m.loc = loc
+				m.invalidate()
+			}
+		}
+	case tea.KeyPressMsg:
+		return m, m.input(func() tea.Cmd { return m.onKey(msg) })
+	case tea.PasteMsg:
+		return m, m.input(func() tea.Cmd { return m.onPaste(msg) })
+	case tea.MouseWheelMsg:
+		return m, m.input(func() tea.Cmd { return m.onWheel(msg.Mouse()) })
+	case tea.MouseClickMsg:
+		return m, m.input(func() tea.Cmd { return m.onClick(msg.Mouse()) })
+	case eventsMsg:
+		return m, m.onEvents(msg)
+	case frameMsg:
+		m.framing = false
+		m.dirty |= m.pending
+		m.pending = 0
+	case idleMsg:
+		m.idle.pending = false
+		return m, m.checkIdle()
+	case lobbyTickMsg:
+		return m, m.onLobbyTick(msg)
+	case traceTickMsg, tracePosMsg, traceDoneMsg, sweepMsg:
+		return m, m.onTrace(msg)
+	case sentMsg:
+		return m, m.onSent(msg)
+	case adminDoneMsg:
+		m.onAdminDone(msg)
+	}
+	return m, nil
+}
+
+// input runs a handler for user input. Input shows the latest state at
+// once, without waiting for the frame timer, and clears the last flash.
+func (m *Model) input(f func() tea.Cmd) tea.Cmd {
+	m.dirty |= m.pending
+	m.pending = 0
+	if m.flash.text != "" {
+		m.flash = flash{}
+		m.dirty |= dStatus
+	}
+	if m.idle.warn {
+		m.idle.warn = false // the key press reset the idle clock
+		m.dirty |= dStatus
+	}
+	return f()
+}
+
+// later marks parts dirty for the next frame and starts the frame timer
+// if it is not running. This is the only place radio events turn into
+// redraws, so a busy radio costs each session at most one frame per
+// frameDelay.
+func (m *Model) later(d dirt) tea.Cmd {
+	if d == 0 {
+		return nil
+	}
+	m.pending |= d
+	if m.framing {
+		return nil
+	}
+	m.framing = true
+	return after(m.ctx, frameDelay, frameMsg{})
+}
+
+// invalidate forgets everything rendered (new size, style or zone).
+func (m *Model) invalidate() {
+	m.dirty = dAll
+	m.nodes.rows = nil
+	m.pkts.rows = nil
+	m.chat.rendered = nil
+}
+
+func (m *Model) restyle() {
+	m.st = newStyles(m.prof, m.dark)
+	m.invalidate()
+}
+
+func (m *Model) setFlash(text string, bad bool) {
+	m.flash = flash{text: text, bad: bad}
+	m.dirty |= dStatus
+}
+
+// can reports whether the user may do a, flashing the reason if not.
+func (m *Model) can(a auth.Action, what string) bool {
+	if m.id.Role.Can(a) {
+		return true
+	}
+	m.setFlash(what+" needs the "+minRoleFor(a).String()+" role (you are "+m.id.Role.String()+")", true)
+	return false
+}
+
+// view returns the bound radio's shared view, or an empty one. During a
+// render it is the one view the whole frame is drawn from.
+func (m *Model) view() *radio.View {
+	if m.frameView != nil {
+		return m.frameView
+	}
+	if m.radio == nil {
+		return &radio.View{Radio: &meshtastic.Snapshot{}, Nodes: map[uint32]*meshtastic.Node{}}
+	}
+	return m.radio.View()
+}

@@ -1,0 +1,99 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/meshtastic"
+	"github.com/meshgate/meshgate/radio"
+)
+
+// nodeDetail is the details pane for n.
+func (m *Model) nodeDetail(v *radio.View, n *meshtastic.Node, w, h int) []string {
+	st := m.st
+	now := m.now()
+	out := []string{cut(" "+st.title.Render(clean(n.Name()))+" "+st.dim.Render("("+clean(n.ShortName)+") "+n.ID()), w)}
+	// kv adds a labelled value, wrapped under itself when it is long.
+	kv := func(k, val string) {
+		for i, l := range wrap(val, max(10, w-12)) {
+			if i > 0 {
+				k = ""
+			}
+			out = append(out, cut(st.dim.Render(fmt.Sprintf(" %-10s", k))+" "+l, w))
+		}
+	}
+	kv("hardware", n.HWModel.String()+" · "+n.Role.String())
+	heard := "never"
+	if !n.LastHeard.IsZero() {
+		age := ago(now.Sub(n.LastHeard)) + " ago"
+		if age == "now ago" {
+			age = "just now"
+		}
+		heard = clock(n.LastHeard, now, m.loc) + " (" + age + ")"
+	}
+	path := "RF"
+	if n.ViaMQTT {
+		path = "MQTT"
+	}
+	hops := "hops ?"
+	if n.HopsAway != nil {
+		hops = "hops " + fmt.Sprint(*n.HopsAway)
+	}
+	kv("heard", heard+" · "+hops+" · "+path)
+	sig := fmt.Sprintf("SNR %.2f dB", n.SNR)
+	if n.RSSI != 0 {
+		sig += fmt.Sprintf(" · RSSI %d dBm", n.RSSI)
+	}
+	kv("signal", sig)
+	pos := "unknown"
+	if n.Latitude != nil && n.Longitude != nil {
+		pos = fmt.Sprintf("%.5f, %.5f", *n.Latitude, *n.Longitude)
+		if n.Altitude != nil {
+			pos += fmt.Sprintf(" · %d m", *n.Altitude)
+		}
+		if !n.PositionTime.IsZero() {
+			pos += " · " + clock(n.PositionTime, now, m.loc)
+		}
+	}
+	kv("position", pos)
+	tel := []string{"battery " + battery(n.BatteryLevel)}
+	if n.Voltage != nil {
+		tel = append(tel, fmt.Sprintf("%.2f V", *n.Voltage))
+	}
+	if n.ChannelUtil != nil {
+		tel = append(tel, fmt.Sprintf("chutil %.1f%%", *n.ChannelUtil))
+	}
+	if n.AirUtilTx != nil {
+		tel = append(tel, fmt.Sprintf("airtx %.1f%%", *n.AirUtilTx))
+	}
+	if n.Uptime != nil {
+		tel = append(tel, "up "+short(secs(*n.Uptime)))
+	}
+	kv("telemetry", strings.Join(tel, " · "))
+	keyInfo := "no public key (DMs use the channel key)"
+	if len(n.PublicKey) > 0 {
+		keyInfo = "public key known (DMs are end-to-end encrypted)"
+	}
+	kv("key", keyInfo)
+	trace := "none yet (t to trace)"
+	for _, tr := range m.rec.Traces() {
+		if tr.Target != n.Num {
+			continue
+		}
+		if tr.Err != nil {
+			trace = clock(tr.At, now, m.loc) + " failed: " + tr.Err.Error()
+		} else {
+			trace = clock(tr.At, now, m.loc) + " " + routeLine(v, tr.Route.From, tr.Route.Towards)
+			if tr.Route.BackKnown {
+				trace += " · back " + routeLine(v, tr.Route.To, tr.Route.Back)
+			}
+		}
+		break
+	}
+	kv("traceroute", trace)
+	if m.id.Role.Can(auth.Send) {
+		kv("actions", "d direct message · t traceroute")
+	}
+	return padLines(out, h)
+}

@@ -1,0 +1,190 @@
+package tui
+
+import (
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/meshtastic"
+)
+
+// nodesTab is the Nodes tab: the NodeDB as a table with a details pane.
+type nodesTab struct {
+	list      nodeList
+	search    textinput.Model
+	searching bool
+	sel       uint32 // selected node; kept when the order changes
+	cur, top  int
+	detail    bool
+	rows      map[*meshtastic.Node]cachedRow // rendered rows on screen
+	spare     map[*meshtastic.Node]cachedRow // the previous frame's map, reused
+	layoutW   int
+	layout    []colSpec
+}
+
+// cachedRow is a rendered table row. Nodes in a View never change (a
+// change publishes a new node), so a row stays valid for its node pointer
+// until the day changes (times of earlier days show as dates).
+type cachedRow struct {
+	day  int
+	line string
+}
+
+// colSpec is a column's place in the table.
+type colSpec struct {
+	col   column
+	w     int
+	right bool
+}
+
+func (t *nodesTab) init() {
+	t.list.init()
+	t.search = newInput("/", 40)
+}
+
+func (t *nodesTab) reset() {
+	search := t.search
+	*t = nodesTab{search: search}
+	t.list.init()
+	t.search.Reset()
+	t.search.Blur()
+}
+
+func (t *nodesTab) setQuery(q string) {
+	t.list.query = strings.ToLower(strings.TrimSpace(q))
+	t.list.full = true
+}
+
+// locate finds the selected node after the list changed.
+func (t *nodesTab) locate() {
+	n := len(t.list.items)
+	if n == 0 {
+		t.cur, t.top = 0, 0
+		return
+	}
+	if t.sel != 0 {
+		for i, it := range t.list.items {
+			if it.Num == t.sel {
+				t.cur = i
+				return
+			}
+		}
+	}
+	t.cur = max(0, min(t.cur, n-1))
+	t.sel = t.list.items[t.cur].Num
+}
+
+// nextColumn is the column after the sorted one, among those on screen.
+func (t *nodesTab) nextColumn() column {
+	cols := make([]column, 0, len(t.layout))
+	for _, s := range t.layout {
+		cols = append(cols, s.col)
+	}
+	if len(cols) == 0 {
+		return (t.list.sortBy + 1) % colCount
+	}
+	i := slices.Index(cols, t.list.sortBy)
+	return cols[(i+1)%len(cols)]
+}
+
+func (t *nodesTab) move(n int) {
+	if len(t.list.items) == 0 {
+		return
+	}
+	t.cur = max(0, min(t.cur+n, len(t.list.items)-1))
+	t.sel = t.list.items[t.cur].Num
+}
+
+// selected returns the selected node, if any.
+func (t *nodesTab) selected() *meshtastic.Node {
+	if t.cur < len(t.list.items) {
+		return t.list.items[t.cur]
+	}
+	return nil
+}
+
+func (m *Model) nodesKey(msg tea.KeyPressMsg) tea.Cmd {
+	k, t := m.keys, &m.nodes
+	m.dirty |= dBody
+	switch {
+	case key.Matches(msg, k.up):
+		t.move(-1)
+	case key.Matches(msg, k.down):
+		t.move(1)
+	case key.Matches(msg, k.pgUp):
+		t.move(-(m.h - 6))
+	case key.Matches(msg, k.pgDown):
+		t.move(m.h - 6)
+	case key.Matches(msg, k.home):
+		t.move(-len(t.list.items))
+	case key.Matches(msg, k.end):
+		t.move(len(t.list.items))
+	case key.Matches(msg, k.filter):
+		t.list.filter = (t.list.filter + 1) % filterCount
+		t.list.full = true
+	case key.Matches(msg, k.sort):
+		t.list.sortBy = t.nextColumn()
+		// Numbers and times read best largest or newest first.
+		switch t.list.sortBy {
+		case colHeard, colSNR, colRSSI, colBattery:
+			t.list.desc = true
+		default:
+			t.list.desc = false
+		}
+		t.list.full = true
+	case key.Matches(msg, k.reverse):
+		t.list.desc = !t.list.desc
+		t.list.full = true
+	case key.Matches(msg, k.search):
+		t.searching = true
+		t.search.SetValue(t.list.query)
+		t.search.CursorEnd()
+		m.dirty |= dStatus
+		return t.search.Focus()
+	case key.Matches(msg, k.detail):
+		t.detail = !t.detail
+	case key.Matches(msg, k.back):
+		switch {
+		case t.detail:
+			t.detail = false
+		case t.list.query != "":
+			t.setQuery("")
+		default:
+			m.clearNotice()
+		}
+	case key.Matches(msg, k.dm):
+		if n := t.selected(); n != nil && m.can(auth.Send, "sending messages") {
+			return m.startDM(n.Num)
+		}
+	case key.Matches(msg, k.trace):
+		if n := t.selected(); n != nil && m.can(auth.Traceroute, "traceroutes") {
+			return m.startTrace(n.Num)
+		}
+	}
+	return nil
+}
+
+func (m *Model) nodesSearchKey(msg tea.KeyPressMsg) tea.Cmd {
+	t := &m.nodes
+	switch msg.String() {
+	case "enter":
+		t.searching = false
+		t.search.Blur()
+		m.dirty |= dBody | dStatus
+		return nil
+	case "esc":
+		t.searching = false
+		t.search.Blur()
+		t.setQuery("")
+		m.dirty |= dBody | dStatus
+		return nil
+	}
+	var cmd tea.Cmd
+	t.search, cmd = t.search.Update(msg)
+	m.afterEdit()
+	return cmd
+}

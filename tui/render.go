@@ -1,0 +1,287 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/meshgate/meshgate/radio"
+)
+
+// View returns the screen. It renders only the parts marked dirty and
+// otherwise hands back the previous frame unchanged: Bubble Tea calls View
+// after every message, and the renderer writes nothing for a frame whose
+// content is the very same string.
+func (m *Model) View() tea.View {
+	if m.dirty != 0 || m.out.Content == "" {
+		m.render()
+	}
+	return m.out
+}
+
+func (m *Model) render() {
+	m.renders++
+	m.frameView = m.view()
+	defer func() { m.frameView = nil }()
+	w, h := m.w, m.h
+	title := "meshgate"
+	if m.radio != nil {
+		title += " · " + m.name
+	}
+	if w < minWidth || h < minHeight {
+		msg := fmt.Sprintf("meshgate needs a window of at least %d×%d (this one is %d×%d)", minWidth, minHeight, w, h)
+		m.out = m.frame(lines(wrap(msg, max(w, 1)), max(h, 1)), title)
+		m.dirty = 0
+		return
+	}
+	if m.dirty&dHeader != 0 {
+		m.parts.header = m.renderHeader(w)
+	}
+	if m.dirty&dTabs != 0 {
+		m.parts.tabs = m.renderTabs(w)
+	}
+	if m.dirty&dBody != 0 {
+		m.parts.body = lines(m.renderBody(w, h-3), h-3)
+	}
+	if m.dirty&dStatus != 0 {
+		m.parts.status = m.renderStatus(w)
+	}
+	var b strings.Builder
+	b.Grow(len(m.parts.header) + len(m.parts.tabs) + len(m.parts.body) + len(m.parts.status) + 3)
+	for i, p := range [...]string{m.parts.header, m.parts.tabs, m.parts.body, m.parts.status} {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(p)
+	}
+	m.out = m.frame(b.String(), title)
+	m.dirty = 0
+}
+
+func (m *Model) frame(content, title string) tea.View {
+	v := tea.NewView(content)
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	v.WindowTitle = title
+	return v
+}
+
+// renderHeader is the top bar: radio and link state, our node, who we
+// are, how many others use the radio, unread messages, lost events. When
+// it does not fit, the least important parts go first.
+func (m *Model) renderHeader(w int) string {
+	st := m.st
+	type seg struct {
+		text  string
+		rank  int // lower stays longer
+		width int
+	}
+	var segs []seg
+	add := func(text string, rank int) { segs = append(segs, seg{text, rank, width(text)}) }
+	add(st.bar.Render(" meshgate "), 7)
+	if m.screen == screenLobby || m.radio == nil {
+		add(st.bar.Render(" lobby "), 1)
+	} else {
+		s := m.radio.Status()
+		state := st.bar
+		if s.State != radio.Connected {
+			state = st.barWarn
+		}
+		add(st.bar.Render(" "+m.name+" ")+state.Render("● "+s.State.String()+" "), 1)
+		if self, ok := m.view().Self(); ok {
+			add(st.bar.Render(" me: "+cut(clean(self.ShortName)+" "+self.ID(), 24)+" "), 6)
+		}
+	}
+	add(st.bar.Render(" "+clean(m.id.Name)+" ("+m.id.Role.String()+") "), 4)
+	if m.radio != nil {
+		if n := m.radio.Status().Subscribers - 1; n > 0 {
+			add(st.bar.Render(" +"+plural(n, "other", "others")+" "), 5)
+		}
+		if n := m.chat.unreadTotal(); n > 0 {
+			add(st.barWarn.Render(fmt.Sprintf(" ✉ %d unread ", n)), 2)
+		}
+	}
+	if d := m.rec.Drops(); d > 0 {
+		add(st.barWarn.Render(fmt.Sprintf(" ⚠ %d lost ", d)), 3)
+	}
+	total := func() int {
+		n := len(segs) - 1 // separators
+		for _, sg := range segs {
+			n += sg.width
+		}
+		return n
+	}
+	for total() > w && len(segs) > 1 {
+		worst := 0
+		for i, sg := range segs {
+			if sg.rank > segs[worst].rank {
+				worst = i
+			}
+		}
+		segs = append(segs[:worst], segs[worst+1:]...)
+	}
+	sep := st.barDim.Render("│")
+	var b strings.Builder
+	for i, sg := range segs {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(sg.text)
+	}
+	line := b.String()
+	if n := total(); n < w {
+		line += st.bar.Render(strings.Repeat(" ", w-n))
+	} else if n > w {
+		line = cut(line, w)
+	}
+	return line
+}
+
+// renderTabs is the tab bar, or the lobby's title.
+func (m *Model) renderTabs(w int) string {
+	st := m.st
+	if m.screen == screenLobby {
+		return spread(st.title.Render(" Choose a radio"), st.dim.Render("? help · q quit "), w)
+	}
+	var b strings.Builder
+	m.tabX = m.tabX[:0]
+	x := 0
+	for t := range tabCount {
+		label := fmt.Sprintf("%d %s", t+1, t)
+		if t == tabChat {
+			if n := m.chat.unreadTotal(); n > 0 {
+				label += fmt.Sprintf(" (%d)", n)
+			}
+		}
+		var cell string
+		if t == m.tab {
+			cell = st.tabActive.Render("[" + label + "]")
+		} else {
+			cell = st.tab.Render(" " + label + " ")
+		}
+		b.WriteString(cell)
+		x += width(cell)
+		m.tabX = append(m.tabX, x)
+		b.WriteString(" ")
+		x++
+	}
+	hint := st.dim.Render("L lobby · ? help ")
+	if x+width(hint) > w {
+		hint = ""
+	}
+	return spread(b.String(), hint, w)
+}
+
+// renderStatus is the bottom line: the last flash or announcement or the
+// view's key hints, and on the right the idle countdown.
+func (m *Model) renderStatus(w int) string {
+	st := m.st
+	style := st.barDim
+	var left string
+	switch {
+	case m.flash.text != "":
+		left, style = m.flash.text, st.bar
+		if m.flash.bad {
+			style = st.barWarn
+		}
+	case m.notice.text != "":
+		left, style = "["+clock(m.notice.at, m.now(), m.loc)+"] "+m.notice.text, st.barWarn
+	default:
+		left = m.hints()
+	}
+	var rightText string
+	if m.idle.warn {
+		rightText = "idle: closing in " + short(m.idle.left) + " "
+	}
+	l := style.Render(fit(" "+clean(left), w-width(rightText)))
+	if rightText == "" {
+		return l
+	}
+	return l + st.barWarn.Render(rightText)
+}
+
+// hints are the few keys worth showing on the status line.
+func (m *Model) hints() string {
+	if m.dialog != nil {
+		return "enter confirm · esc cancel"
+	}
+	if m.help {
+		return "↑↓ scroll · esc or ? close"
+	}
+	if m.screen == screenLobby {
+		return "↑↓ choose · enter use radio · r refresh · q quit"
+	}
+	switch m.tab {
+	case tabNodes:
+		if m.nodes.searching {
+			return "type to search · enter keep · esc clear"
+		}
+		return "enter details · / search · f filter · s sort · d DM · t trace · ? help"
+	case tabChat:
+		if m.chat.composing {
+			return "enter send · esc stop writing"
+		}
+		return "←→ conversation · ↑↓ message · i write · r reply · ? help"
+	case tabPackets:
+		if m.pkts.searching {
+			return "type to search · enter keep · esc clear"
+		}
+		return "space pause · enter inspect · o port · n node · / search · x clear · ? help"
+	case tabTrace:
+		if m.trace.prompting {
+			return "node id or name · enter trace · esc cancel"
+		}
+		return "t trace · w sweep · c cancel · v history/sweep · ? help"
+	case tabMQTT:
+		if m.mqtt.edit != nil {
+			return "↑↓ field · enter edit/toggle · ctrl+s apply · esc cancel"
+		}
+		return "e edit (admin) · ? help"
+	case tabDevice:
+		return "R reboot · H shutdown · F factory reset · N NodeDB reset (admin) · ? help"
+	}
+	return "? help"
+}
+
+// renderBody fills the space between the tab bar and the status line.
+func (m *Model) renderBody(w, h int) []string {
+	switch {
+	case m.dialog != nil:
+		return m.dialogView(w, h)
+	case m.help:
+		return m.helpView(w, h)
+	case m.screen == screenLobby:
+		return m.lobbyView(w, h)
+	}
+	switch m.tab {
+	case tabNodes:
+		return m.nodesView(w, h)
+	case tabChat:
+		return m.chatView(w, h)
+	case tabPackets:
+		return m.packetsView(w, h)
+	case tabTrace:
+		return m.traceView(w, h)
+	case tabMQTT:
+		return m.mqttView(w, h)
+	case tabDevice:
+		return m.deviceView(w, h)
+	}
+	return nil
+}
+
+// scrollWindow returns the first line to show so that line cur is visible
+// in h lines, starting from top.
+func scrollWindow(top, cur, h, n int) int {
+	if h <= 0 {
+		return 0
+	}
+	if cur < top {
+		top = cur
+	}
+	if cur >= top+h {
+		top = cur - h + 1
+	}
+	return max(0, min(top, n-h))
+}
