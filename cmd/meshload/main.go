@@ -31,14 +31,15 @@ func main() {
 	pty := flag.Bool("pty", false, "request a terminal (120x40) for each session")
 	pid := flag.Int("pid", 0, "gateway process id, to read its memory from /proc")
 	hold := flag.Duration("hold", 3*time.Second, "how long to keep the sessions open before measuring")
+	firstByte := flag.Bool("first-byte", true, "count a login as done at the first byte of output (needs a command or UI that prints)")
 	flag.Parse()
-	if err := run(*addr, *n, *command, *pty, *pid, *hold); err != nil {
+	if err := run(*addr, *n, *command, *pty, *pid, *hold, *firstByte); err != nil {
 		fmt.Fprintln(os.Stderr, "meshload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, n int, command string, pty bool, pid int, hold time.Duration) error {
+func run(addr string, n int, command string, pty bool, pid int, hold time.Duration, firstByte bool) error {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return err
@@ -65,7 +66,7 @@ func run(addr string, n int, command string, pty bool, pid int, hold time.Durati
 			defer wg.Done()
 			defer func() { <-sem }()
 			start := time.Now()
-			c, err := open(addr, cfg, command, pty)
+			c, err := open(addr, cfg, command, pty, firstByte)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -85,7 +86,7 @@ func run(addr string, n int, command string, pty bool, pid int, hold time.Durati
 	fmt.Printf("sessions open: %d (failed %d)\n", len(clients), failures)
 	if len(logins) > 0 {
 		slices.Sort(logins)
-		fmt.Printf("login to session start: median %s, p99 %s\n", logins[len(logins)/2].Round(time.Microsecond),
+		fmt.Printf("login to first output: median %s, p99 %s\n", logins[len(logins)/2].Round(time.Microsecond),
 			logins[len(logins)*99/100].Round(time.Microsecond))
 	}
 	if pid > 0 && len(clients) > 0 {
@@ -99,7 +100,7 @@ func run(addr string, n int, command string, pty bool, pid int, hold time.Durati
 }
 
 // open logs in and starts one session that stays open.
-func open(addr string, cfg *gossh.ClientConfig, command string, pty bool) (*gossh.Client, error) {
+func open(addr string, cfg *gossh.ClientConfig, command string, pty, wait bool) (*gossh.Client, error) {
 	c, err := gossh.Dial("tcp", addr, cfg)
 	if err != nil {
 		return nil, err
@@ -120,7 +121,15 @@ func open(addr string, cfg *gossh.ClientConfig, command string, pty bool) (*goss
 		c.Close()
 		return nil, err
 	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
+	first := make(chan struct{})
+	go func() {
+		buf := make([]byte, 4096)
+		n, _ := out.Read(buf)
+		if n > 0 {
+			close(first)
+		}
+		_, _ = io.Copy(io.Discard, out)
+	}()
 	if command == "" {
 		err = s.Shell()
 	} else {
@@ -129,6 +138,16 @@ func open(addr string, cfg *gossh.ClientConfig, command string, pty bool) (*goss
 	if err != nil {
 		c.Close()
 		return nil, err
+	}
+	if wait {
+		// The login counts as done when the first byte of the screen (or
+		// of the command's output) arrives.
+		select {
+		case <-first:
+		case <-time.After(10 * time.Second):
+			c.Close()
+			return nil, fmt.Errorf("no output within 10 s")
+		}
 	}
 	return c, nil
 }
