@@ -31,15 +31,16 @@ func main() {
 	pty := flag.Bool("pty", false, "request a terminal (120x40) for each session")
 	pid := flag.Int("pid", 0, "gateway process id, to read its memory from /proc")
 	hold := flag.Duration("hold", 3*time.Second, "how long to keep the sessions open before measuring")
+	parallel := flag.Int("parallel", 4, "logins at once (the gateway allows 8 unauthenticated connections per address)")
 	firstByte := flag.Bool("first-byte", true, "count a login as done at the first byte of output (needs a command or UI that prints)")
 	flag.Parse()
-	if err := run(*addr, *n, *command, *pty, *pid, *hold, *firstByte); err != nil {
+	if err := run(*addr, *n, *command, *pty, *pid, *hold, *firstByte, *parallel); err != nil {
 		fmt.Fprintln(os.Stderr, "meshload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, n int, command string, pty bool, pid int, hold time.Duration, firstByte bool) error {
+func run(addr string, n int, command string, pty bool, pid int, hold time.Duration, firstByte bool, parallel int) error {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return err
@@ -58,7 +59,7 @@ func run(addr string, n int, command string, pty bool, pid int, hold time.Durati
 		failures int
 	)
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4) // stay under the gateway's per-source pre-auth limit
+	sem := make(chan struct{}, max(1, parallel))
 	for range n {
 		wg.Add(1)
 		sem <- struct{}{}
