@@ -50,7 +50,12 @@ func (e *execEnv) runTUI(radioName string) int {
 	}
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
+	var db tui.Store // a nil *store.Store must stay a nil interface
+	if s.cfg.Store != nil {
+		db = s.cfg.Store
+	}
 	model := tui.New(tui.Config{
+		Store:   db,
 		Context: ctx, Identity: e.id, Session: e.rec, Radios: link, Radio: bound,
 		IdleTimeout: s.sessions.Config().IdleTimeout,
 		Audit: func(radio, action string, err error) {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"runtime"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/sessions"
+	"github.com/meshgate/meshgate/store"
 )
 
 // terminal is a real SSH client with a PTY, as a user's terminal would be.
@@ -496,4 +498,36 @@ func TestTUIReaped(t *testing.T) {
 		t.Fatalf("the user was not told why; screen:\n%s", s)
 	}
 	eventually(t, 5*time.Second, "the record to go", func() bool { return g.mgr.Count() == 0 })
+}
+
+// The Rules tab works on the gateway's database: a rule made in the UI is
+// saved, owned by the user's key, and audited.
+func TestTUIRulesTab(t *testing.T) {
+	op := newUser(t, "otto", `role="operator"`)
+	g := startGateway(t, gwOptions{users: []*user{op}})
+	tt := g.openTUI(t, op, "tui -r base", 100, 30)
+	tt.waitText("base ● connected")
+	tt.send("7")
+	tt.waitText("[Responders]", "no responders on base yet")
+	tt.send("a", "\r", "ping", "\r", "\x1b[B", "\x1b[B", "\r", "pong {sender_short}", "\x13") // ctrl+s saves
+	tt.waitText("rule #1 added", "pong {sender_short}")
+	rules, err := g.db.Rules(context.Background(), "base")
+	if err != nil || len(rules) != 1 {
+		t.Fatalf("rules %+v, %v", rules, err)
+	}
+	if r := rules[0]; r.Owner != gossh.FingerprintSHA256(op.signer.PublicKey()) || r.OwnerName != "otto" || r.Trigger != "ping" {
+		t.Errorf("saved rule %+v", r)
+	}
+	entries, err := g.db.Audit(context.Background(), store.AuditQuery{})
+	found := false
+	for _, e := range entries {
+		found = found || (e.Action == store.ActionRuleAdd && e.User == "otto")
+	}
+	if err != nil || !found {
+		t.Errorf("no audited rule add by otto: %+v, %v", entries, err)
+	}
+	tt.send("q")
+	if code := tt.exit(); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
 }

@@ -420,13 +420,14 @@ func protoMarshal(m *pb.User) ([]byte, error) { return proto.Marshal(m) }
 // Every screen fits its window exactly, from the smallest usable one to a
 // large one: no line wider than the window, no more lines than it has.
 func TestEveryScreenFits(t *testing.T) {
-	fx := newFixture(t, fixtureOpts{traffic: 20 * time.Millisecond})
+	fx := newFixture(t, fixtureOpts{traffic: 20 * time.Millisecond, store: true})
 	u := startUI(t, fx, uiOpts{bind: "base", role: auth.Admin})
 	u.connected()
 	time.Sleep(300 * time.Millisecond) // some traffic on every tab
 	screens := [][]string{
 		{"1"}, {"enter"}, {"esc", "2"}, {"l"}, {"i"}, {"esc", "3"}, {"up", "enter"}, {"esc", "4"}, {"w"}, {"n", "5"},
-		{"e"}, {"esc", "6"}, {"R"}, {"esc", "?"}, {"esc", "L"},
+		{"e"}, {"esc", "6"}, {"R"}, {"esc", "7"}, {"a"}, {"ctrl+s"}, {"esc", "l"}, {"a"}, {"esc", "l"}, {"e"},
+		{"esc", "?"}, {"esc", "L"},
 	}
 	for _, size := range [][2]int{{40, 10}, {80, 24}, {200, 60}} {
 		u.tm.Send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})

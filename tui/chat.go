@@ -30,6 +30,7 @@ type conv struct {
 	key    convKey
 	msgs   []*radio.Message
 	unread int
+	hidden int // messages the user's filters hide
 	last   time.Time
 }
 
@@ -48,6 +49,10 @@ type chatTab struct {
 	sending   bool
 	rendered  map[*radio.Message][]string // message blocks on screen
 	renderedW int
+	// allow, when set, is the user's filters: what it refuses is counted
+	// in its conversation, not shown.
+	allow      func(*radio.Message) bool
+	hiddenSeen map[[2]uint32]struct{} // hidden messages (from, id), counted once
 }
 
 func (c *chatTab) init() {
@@ -64,6 +69,7 @@ func (c *chatTab) reset() {
 	c.input.Reset()
 	c.input.Blur()
 	c.rendered = nil
+	c.hiddenSeen = nil
 }
 
 // load fills the conversations from the broker's history. Received
@@ -97,6 +103,18 @@ func convFor(msg *radio.Message, my uint32) convKey {
 func (c *chatTab) add(msg *radio.Message, my uint32, counts bool) (unread bool) {
 	k := convFor(msg, my)
 	cv := c.get(k)
+	if c.allow != nil && !c.allow(msg) {
+		// A message can arrive both in the history and as an event.
+		id := [2]uint32{msg.From, msg.ID}
+		if _, dup := c.hiddenSeen[id]; !dup {
+			if c.hiddenSeen == nil || len(c.hiddenSeen) > 4*convLimit {
+				c.hiddenSeen = map[[2]uint32]struct{}{} // only recent ones can come twice
+			}
+			c.hiddenSeen[id] = struct{}{}
+			cv.hidden++
+		}
+		return false
+	}
 	// A sent message comes back with each delivery update; a received one
 	// can arrive both in the history and as an event.
 	for i := len(cv.msgs) - 1; i >= 0 && i >= len(cv.msgs)-64; i-- {

@@ -55,9 +55,14 @@ func (m *Model) chatView(w, h int) []string {
 func (m *Model) convView(v *radio.View, w, h int) []string {
 	c, st := &m.chat, m.st
 	k := c.cur
-	title := "# " + channelName(v, k.num) + st.dim.Render(fmt.Sprintf(" · channel %d, everyone on it", k.num))
+	// What the user's filters hide comes first: it must not be cut off.
+	hidden := ""
+	if cv := c.convs[k]; cv != nil && cv.hidden > 0 {
+		hidden = st.warn.Render(hiddenNote(cv.hidden))
+	}
+	title := "# " + channelName(v, k.num) + hidden + st.dim.Render(fmt.Sprintf(" · channel %d, everyone on it", k.num))
 	if k.dm {
-		title = "@ " + longName(v, k.num) + st.dim.Render(" · "+meshtastic.NodeID(k.num)+" · direct")
+		title = "@ " + longName(v, k.num) + hidden + st.dim.Render(" · "+meshtastic.NodeID(k.num)+" · direct")
 		if n, ok := v.Nodes[k.num]; ok && len(n.PublicKey) > 0 {
 			title += st.dim.Render(", end-to-end encrypted")
 		}

@@ -5,9 +5,12 @@ import (
 	"time"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/filter"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/radio"
+	"github.com/meshgate/meshgate/responder"
 	"github.com/meshgate/meshgate/sessions"
+	"github.com/meshgate/meshgate/store"
 )
 
 // Radio is what the UI needs from one radio's broker. Everything it
@@ -23,6 +26,8 @@ type Radio interface {
 	Traceroute(ctx context.Context, dest uint32, o meshtastic.TraceOptions, onPos func(radio.Position)) (*meshtastic.Route, error)
 	Admin(ctx context.Context, f func(context.Context, *meshtastic.Client) error) error
 	Announce(text string)
+	// SendBeacon renders a beacon and sends it now (the Rules tab's test).
+	SendBeacon(ctx context.Context, b responder.Beacon) (radio.Message, error)
 }
 
 var _ Radio = (*radio.Broker)(nil)
@@ -46,6 +51,34 @@ type Session interface {
 }
 
 var _ Session = (*sessions.Session)(nil)
+
+// Store is what the Rules tab needs from the gateway's database: the
+// responder rules, message filters and beacons, and a revision that
+// changes whenever any of them does. *store.Store has it; every change is
+// audited by the store itself. Ownership and roles are the UI's to check
+// before calling, as the exec commands do.
+type Store interface {
+	Revision() uint64
+
+	Rules(ctx context.Context, radio string) ([]responder.Rule, error)
+	Rule(ctx context.Context, id int64) (responder.Rule, error)
+	AddRule(ctx context.Context, by store.Actor, r responder.Rule) (responder.Rule, error)
+	UpdateRule(ctx context.Context, by store.Actor, r responder.Rule) error
+	SetRuleEnabled(ctx context.Context, by store.Actor, id int64, enabled bool) error
+	DeleteRule(ctx context.Context, by store.Actor, id int64) error
+
+	Filters(ctx context.Context) ([]filter.Filter, error)
+	AddFilter(ctx context.Context, by store.Actor, f filter.Filter) (filter.Filter, error)
+	SetFilterEnabled(ctx context.Context, by store.Actor, id int64, enabled bool) error
+	DeleteFilter(ctx context.Context, by store.Actor, id int64) error
+
+	Beacon(ctx context.Context, radio string) (responder.Beacon, error)
+	PutBeacon(ctx context.Context, by store.Actor, b responder.Beacon) (responder.Beacon, error)
+	SetBeaconEnabled(ctx context.Context, by store.Actor, radio string, enabled bool) error
+	DeleteBeacon(ctx context.Context, by store.Actor, radio string) error
+}
+
+var _ Store = (*store.Store)(nil)
 
 // Radios lists the radios this login may use and binds the session to one.
 // *Link has it.
@@ -84,4 +117,8 @@ type Config struct {
 	// Audit, when set, is told about every admin operation the user ran:
 	// the radio, the action (an auth.Action name) and its outcome.
 	Audit func(radio, action string, err error)
+	// Store, when set, is the gateway's database: the Rules tab manages
+	// its rules, filters and beacon, and the user's own filters apply to
+	// this session's views. Nil: the gateway runs without one.
+	Store Store
 }

@@ -1,7 +1,10 @@
 // Package tui is the full-screen terminal UI every interactive login gets:
 // a lobby to pick a radio, then tabs for the radio's nodes, chat, this
-// session's packet log, traceroutes and sweeps, MQTT health and config, and
-// the device itself.
+// session's packet log, traceroutes and sweeps, MQTT health and config, the
+// device itself, and the radio's rules: auto-responders, message filters
+// and the beacon, kept in the gateway's database. The user's own filters
+// apply to the session's Nodes, Chat and Packets views, which count what
+// they hide.
 //
 // The UI is a Bubble Tea model that reads shared, immutable broker data
 // (the radio's View, its message history, the events it fans out) and

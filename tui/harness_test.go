@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/meshgate/meshgate/meshtastic/sim"
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/sessions"
+	"github.com/meshgate/meshgate/store"
 )
 
 // frozen is the clock of golden tests: every timestamp on screen is
@@ -32,6 +34,7 @@ type fixture struct {
 	mgr  *sessions.Manager
 	sims map[string]*sim.Radio
 	now  func() time.Time
+	db   *store.Store // nil unless fixtureOpts.store
 }
 
 type fixtureOpts struct {
@@ -41,6 +44,7 @@ type fixtureOpts struct {
 	frozen  bool // use the frozen clock
 	idle    time.Duration
 	pace    time.Duration // between traceroutes; default 100 ms
+	store   bool          // open a database (rules, filters, beacons)
 }
 
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
@@ -90,6 +94,14 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		fx.reg.Wait()
 		wg.Wait()
 	})
+	if o.store {
+		db, err := store.Open(filepath.Join(t.TempDir(), "meshgate.db"), store.Options{Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		fx.db = db
+	}
 	return fx
 }
 
@@ -166,6 +178,9 @@ func startUI(t testing.TB, fx *fixture, o uiOpts) *ui {
 	}
 	cfg := Config{Context: ctx, Identity: id, Session: rec, Radios: link, Now: o.now,
 		IdleTimeout: fx.mgr.Config().IdleTimeout}
+	if fx.db != nil {
+		cfg.Store = fx.db
+	}
 	if o.bind != "" {
 		r, err := link.Bind(o.bind)
 		if err != nil {

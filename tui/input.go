@@ -53,6 +53,8 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.mqttKey(msg)
 	case tabDevice:
 		return m.deviceKey(msg)
+	case tabRules:
+		return m.rulesKey(msg)
 	}
 	return nil
 }
@@ -73,6 +75,8 @@ func (m *Model) typing() bool {
 		return m.trace.prompting
 	case tabMQTT:
 		return m.mqtt.editing()
+	case tabRules:
+		return m.rules.typing()
 	}
 	return false
 }
@@ -89,6 +93,11 @@ func (m *Model) typingKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.promptKey(msg)
 	case tabMQTT:
 		return m.mqttFieldKey(msg)
+	case tabRules:
+		if m.rules.testing {
+			return m.testKey(msg)
+		}
+		return m.formFieldKey(msg)
 	}
 	return nil
 }
@@ -111,6 +120,8 @@ func (m *Model) onPaste(msg tea.PasteMsg) tea.Cmd {
 		in = &m.trace.prompt
 	case m.tab == tabMQTT:
 		in = &m.mqtt.input
+	case m.tab == tabRules:
+		in = &m.rules.input
 	}
 	var cmd tea.Cmd
 	*in, cmd = in.Update(msg)
@@ -168,6 +179,8 @@ func (m *Model) scroll(n int) {
 		m.mqtt.move(n)
 	case tabDevice:
 		m.device.top = max(0, m.device.top+n)
+	case tabRules:
+		m.rules.move(n, m)
 	}
 }
 

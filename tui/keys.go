@@ -27,6 +27,8 @@ type keys struct {
 	edit, toggle, apply key.Binding
 	// Device.
 	reboot, shutdown, factoryReset, resetNodeDB key.Binding
+	// Rules.
+	prevSection, nextSection, add, change, enable, del, test, field, save key.Binding
 }
 
 func newKeys() keys {
@@ -37,7 +39,7 @@ func newKeys() keys {
 		quit:  b("q/ctrl+c", "quit", "q", "ctrl+c"),
 		help:  b("?", "help for this view", "?"),
 		lobby: b("L", "lobby: switch radio", "L"),
-		tabs:  b("1-6", "go to tab", "1", "2", "3", "4", "5", "6"),
+		tabs:  b("1-7", "go to tab", "1", "2", "3", "4", "5", "6", "7"),
 		next:  b("tab", "next tab", "tab"),
 		prev:  b("shift+tab", "previous tab", "shift+tab"),
 		back:  b("esc", "close pane, dialog or input", "esc"),
@@ -85,6 +87,16 @@ func newKeys() keys {
 		shutdown:     b("H", "shut the radio down", "H"),
 		factoryReset: b("F", "factory reset (settings)", "F"),
 		resetNodeDB:  b("N", "reset the NodeDB", "N"),
+
+		prevSection: b("←/h", "previous section (responders, filters, beacon)", "left", "h"),
+		nextSection: b("→/l", "next section", "right", "l"),
+		add:         b("a", "add a rule or filter; set the beacon", "a"),
+		change:      b("e", "edit the selected rule; set the beacon", "e"),
+		enable:      b("space", "enable or disable; start or stop the beacon", "space"),
+		del:         b("d/del", "delete (asks first)", "d", "delete"),
+		test:        b("t", "test the rule on a sample message; send the beacon now", "t"),
+		field:       b("enter/space", "form: edit or switch the field", "enter", "space"),
+		save:        b("ctrl+s", "form: check and save", "ctrl+s"),
 	}
 }
 
@@ -137,6 +149,12 @@ func (k keys) helpFor(v screen, t tab, role auth.Role) (title string, es []helpE
 		plain(k.up, k.down, k.pgUp, k.pgDown)
 		es = append(es, need(k.reboot, auth.Reboot), need(k.shutdown, auth.Shutdown),
 			need(k.factoryReset, auth.FactoryReset), need(k.resetNodeDB, auth.ResetNodeDB))
+	case tabRules:
+		plain(k.prevSection, k.nextSection, k.up, k.down)
+		es = append(es, need(k.add, auth.ManageRules), need(k.change, auth.ManageRules), need(k.enable, auth.ManageRules),
+			need(k.del, auth.ManageRules))
+		plain(k.test)
+		es = append(es, need(k.field, auth.ManageRules), need(k.save, auth.ManageRules))
 	}
 	return t.String(), es
 }

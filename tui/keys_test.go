@@ -144,10 +144,38 @@ func TestKeys(t *testing.T) {
 		{view: "Device", key: "F", role: auth.Admin, press: []string{"6", "F"}, check: typedDialog("Factory")},
 		{view: "Device", key: "N", role: auth.Admin, press: []string{"6", "N"}, check: typedDialog("NodeDB")},
 
+		// Rules.
+		{view: "Rules", key: "←/h", press: []string{"7", "h"}, check: func(m *Model) bool { return m.rules.sec == secBeacon }},
+		{view: "Rules", key: "→/l", press: []string{"7", "l"}, check: func(m *Model) bool { return m.rules.sec == secFilters }},
+		{view: "Rules", key: "↓/j", setup: twoRules, press: []string{"7", "j"}, check: func(m *Model) bool { return m.rules.cur[secResponders] == 1 }},
+		{view: "Rules", key: "↑/k", setup: twoRules, press: []string{"7", "j", "j", "k"}, check: func(m *Model) bool {
+			return len(m.pf.rules) == 2 && m.rules.cur[secResponders] == 0
+		}},
+		{view: "Rules", key: "a", press: []string{"7", "a"}, check: func(m *Model) bool { return m.rules.form != nil && m.rules.form.kind == formRule }},
+		{view: "Rules", key: "e", setup: twoRules, press: []string{"7", "j", "e"}, check: func(m *Model) bool {
+			return m.rules.form != nil && m.rules.form.id == 2 && m.rules.form.val("trigger") == "hello"
+		}},
+		{view: "Rules", key: "space", setup: twoRules, press: []string{"7", "space"}, check: func(m *Model) bool {
+			return len(m.pf.rules) == 2 && !m.pf.rules[0].Enabled
+		}},
+		{view: "Rules", key: "d/del", setup: twoRules, press: []string{"7", "d"}, check: func(m *Model) bool {
+			return m.dialog != nil && m.dialog.title == "Delete responder #1?"
+		}},
+		{view: "Rules", key: "t", setup: twoRules, press: []string{"7", "t", "P", "i", "n", "g", "enter"}, check: func(m *Model) bool {
+			return len(m.rules.result) == 2 && strings.HasPrefix(m.rules.result[1], "✓ rule #1 replies: pong")
+		}},
+		{view: "Rules", key: "enter/space", press: []string{"7", "a", "down", "space"}, check: func(m *Model) bool {
+			return m.rules.form != nil && m.rules.form.val("match") == "prefix"
+		}},
+		{view: "Rules", key: "ctrl+s", press: []string{"7", "a", "enter", "p", "i", "n", "g", "enter", "down", "down", "enter", "o", "k", "ctrl+s"},
+			check: func(m *Model) bool {
+				return m.rules.form == nil && len(m.pf.rules) == 1 && m.pf.rules[0].Trigger == "ping" && m.pf.rules[0].Reply == "ok"
+			}},
+
 		// Everywhere.
-		{view: "Everywhere", key: "1-6", press: []string{"5"}, check: func(m *Model) bool { return m.tab == tabMQTT }},
+		{view: "Everywhere", key: "1-7", press: []string{"5"}, check: func(m *Model) bool { return m.tab == tabMQTT }},
 		{view: "Everywhere", key: "tab", press: []string{"tab"}, check: func(m *Model) bool { return m.tab == tabChat }},
-		{view: "Everywhere", key: "shift+tab", press: []string{"shift+tab"}, check: func(m *Model) bool { return m.tab == tabDevice }},
+		{view: "Everywhere", key: "shift+tab", press: []string{"shift+tab"}, check: func(m *Model) bool { return m.tab == tabRules }},
 		{view: "Everywhere", key: "L", press: []string{"L"}, check: func(m *Model) bool { return m.screen == screenLobby }},
 		{view: "Everywhere", key: "?", press: []string{"?"}, check: func(m *Model) bool { return m.help }},
 		{view: "Everywhere", key: "esc", press: []string{"?", "esc"}, check: func(m *Model) bool { return !m.help }},
@@ -189,7 +217,7 @@ func TestKeys(t *testing.T) {
 			continue
 		}
 		t.Run(c.view+" "+c.key, func(t *testing.T) {
-			fx := newFixture(t, fixtureOpts{frozen: true, radios: []string{"base", "field"}})
+			fx := newFixture(t, fixtureOpts{frozen: true, radios: []string{"base", "field"}, store: c.view == "Rules"})
 			o := uiOpts{role: c.role}
 			if c.view != "Lobby" {
 				o.bind = "base"

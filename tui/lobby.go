@@ -148,6 +148,7 @@ func (m *Model) attach(r Radio) {
 	m.trace.reset()
 	m.mqtt = mqttTab{}
 	m.device = deviceTab{}
+	m.rules = rulesTab{}
 	m.notice = notice{}
 	m.help = false
 }

@@ -32,6 +32,7 @@ const (
 	tabTrace
 	tabMQTT
 	tabDevice
+	tabRules
 	tabCount
 )
 
@@ -49,6 +50,8 @@ func (t tab) String() string {
 		return "MQTT"
 	case tabDevice:
 		return "Device"
+	case tabRules:
+		return "Rules"
 	}
 	return "?"
 }
@@ -98,6 +101,8 @@ type Model struct {
 	trace  traceTab
 	mqtt   mqttTab
 	device deviceTab
+	rules  rulesTab
+	pf     personal // the user's own filters, applied to this session's views
 
 	dialog  *dialog
 	help    bool
@@ -142,7 +147,9 @@ func New(cfg Config) *Model {
 	}
 	m.st = newStyles(m.prof, m.dark)
 	m.nodes.init()
+	m.nodes.list.hide = m.nodeHidden
 	m.chat.init()
+	m.chat.allow = m.msgAllowed
 	m.pkts.init(m.rec)
 	m.trace.init()
 	if cfg.Radio != nil {
@@ -208,6 +215,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.onSent(msg)
 	case adminDoneMsg:
 		m.onAdminDone(msg)
+	case beaconSentMsg:
+		m.onBeaconSent(msg)
 	}
 	return m, nil
 }

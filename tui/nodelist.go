@@ -68,6 +68,8 @@ type nodeList struct {
 	base    *radio.View         // the view items were last synced with
 	changed map[uint32]struct{} // nodes with events since
 	full    bool                // sync from scratch next time
+	// hide, when set, leaves out the nodes the user's own filters hide.
+	hide func(v *radio.View, n *meshtastic.Node) bool
 }
 
 func (l *nodeList) init() {
@@ -133,6 +135,9 @@ func (l *nodeList) upsert(v *radio.View, num uint32) {
 // match applies the filter and the search.
 func (l *nodeList) match(v *radio.View, n *meshtastic.Node) bool {
 	self := n.Num == v.MyNodeNum
+	if l.hide != nil && l.hide(v, n) {
+		return false
+	}
 	switch l.filter {
 	case filterRF:
 		if self || n.ViaMQTT {

@@ -47,9 +47,10 @@ func (t *nodesTab) init() {
 }
 
 func (t *nodesTab) reset() {
-	search := t.search
+	search, hide := t.search, t.list.hide
 	*t = nodesTab{search: search}
 	t.list.init()
+	t.list.hide = hide
 	t.search.Reset()
 	t.search.Blur()
 }

@@ -88,7 +88,7 @@ func (m *Model) nodesView(w, h int) []string {
 	}
 
 	info := fmt.Sprintf(" %d of %d nodes · filter: %s · sort: %s %s", len(t.list.items), len(v.Nodes),
-		t.list.filter, strings.ToLower(t.list.sortBy.String()), arrow(t.list.desc))
+		t.list.filter, strings.ToLower(t.list.sortBy.String()), arrow(t.list.desc)) + hiddenNote(m.hiddenNodes(v))
 	if t.list.query != "" {
 		info += " · search: " + clean(t.list.query)
 	}

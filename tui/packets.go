@@ -26,6 +26,7 @@ type packetsTab struct {
 	following bool // the newest packet is selected and new ones scroll in
 	stale     bool // the snapshot must be taken again
 	snap      []sessions.LoggedPacket
+	hidden    int // packets of the log the user's own filters hide
 	cur, top  int
 	filters   sessions.Filters
 	portIdx   int
@@ -86,10 +87,15 @@ func (m *Model) refreshPackets(rows int) {
 	}
 	p.stale = false
 	var snap []sessions.LoggedPacket
-	if p.filters.IsZero() && p.following {
+	p.hidden = 0
+	if p.filters.IsZero() && p.following && m.pf.all.Len() == 0 {
 		snap = m.rec.LastPackets(rows)
 	} else {
 		for _, lp := range m.rec.Packets() {
+			if !m.packetAllowed(lp.Packet) {
+				p.hidden++
+				continue
+			}
 			if m.packetMatches(lp) {
 				snap = append(snap, lp)
 			}
@@ -303,7 +309,7 @@ func (m *Model) packetsView(w, h int) []string {
 	if p.filters.Search != "" {
 		state = append(state, "search "+clean(p.filters.Search))
 	}
-	info := fmt.Sprintf(" this session's log: %d packets since bound", m.rec.PacketsSeen())
+	info := fmt.Sprintf(" this session's log: %d packets since bound", m.rec.PacketsSeen()) + hiddenNote(p.hidden)
 	if len(state) > 0 {
 		info += " · " + strings.Join(state, " · ")
 	}

@@ -14,6 +14,9 @@ import (
 // after every message, and the renderer writes nothing for a frame whose
 // content is the very same string.
 func (m *Model) View() tea.View {
+	if m.storeStale() {
+		m.dirty |= dBody // the rules or filters changed: load them again
+	}
 	if m.dirty != 0 || m.out.Content == "" {
 		m.render()
 	}
@@ -24,6 +27,7 @@ func (m *Model) render() {
 	m.renders++
 	m.frameView = m.view()
 	defer func() { m.frameView = nil }()
+	m.syncStore()
 	w, h := m.w, m.h
 	title := "meshgate"
 	if m.radio != nil {
@@ -240,6 +244,22 @@ func (m *Model) hints() string {
 		return "e edit (admin) · ? help"
 	case tabDevice:
 		return "R reboot · H shutdown · F factory reset · N NodeDB reset (admin) · ? help"
+	case tabRules:
+		switch {
+		case m.rules.testing:
+			return "type a sample message · enter test · esc cancel"
+		case m.rules.form != nil && m.rules.form.inputOn:
+			return "enter keep · ctrl+s keep and save · esc undo"
+		case m.rules.form != nil:
+			return "↑↓ field · enter edit/switch · ctrl+s save · esc cancel"
+		case m.cfg.Store == nil:
+			return "? help"
+		case m.rules.sec == secBeacon:
+			return "←→ section · e set · space start/stop · t send now · d remove · ? help"
+		case m.rules.sec == secFilters:
+			return "←→ section · a add · space on/off · d delete · ? help"
+		}
+		return "←→ section · a add · e edit · space on/off · d delete · t test · ? help"
 	}
 	return "? help"
 }
@@ -267,6 +287,8 @@ func (m *Model) renderBody(w, h int) []string {
 		return m.mqttView(w, h)
 	case tabDevice:
 		return m.deviceView(w, h)
+	case tabRules:
+		return m.rulesView(w, h)
 	}
 	return nil
 }
