@@ -14,9 +14,12 @@ import (
 	"github.com/meshgate/meshgate/tui"
 )
 
-// uiFPS caps how often a session's screen is written. Radio events are
-// coalesced to the same rate inside the model.
-const uiFPS = 20
+// uiFPS caps how often a session's screen is written. Bubble Tea writes
+// only on its renderer ticks, so the first screen reaches the user up to
+// one tick after login: 30 FPS keeps login-to-first-frame near 40 ms on
+// loopback. Radio events are coalesced further inside the model (one frame
+// per 50 ms at most), so a busy radio does not cost more.
+const uiFPS = 30
 
 // runTUI runs the terminal UI for a session with a PTY, in the session's
 // handler goroutine. radioName, when set, binds the session to that radio
