@@ -176,3 +176,22 @@ func Personal(fs []Filter, radio, fingerprint string) []Filter {
 	}
 	return out
 }
+
+// AllowsPacket is Allows with the packet's own text (empty for ports other
+// than text messages), for views that list packets.
+func (s *Set) AllowsPacket(p *pb.MeshPacket) (bool, string) { return s.Allows(p, PacketText(p)) }
+
+// AllowsMessage is Allows for a stored or shown text message that is no
+// longer a packet: only its addressing and text matter to the filters.
+func (s *Set) AllowsMessage(from, to, channel uint32, text string) (bool, string) {
+	return s.Allows(&pb.MeshPacket{From: from, To: to, Channel: channel,
+		PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: pb.PortNum_TEXT_MESSAGE_APP}}}, text)
+}
+
+// PacketText is a packet's text, or "" when it is not a text message.
+func PacketText(p *pb.MeshPacket) string {
+	if d := p.GetDecoded(); d.GetPortnum() == pb.PortNum_TEXT_MESSAGE_APP {
+		return string(d.GetPayload())
+	}
+	return ""
+}

@@ -186,7 +186,7 @@ func (e *execEnv) cmdMessages(fs *flag.FlagSet, args []string) int {
 	personal := e.personalFilters(b.Name())
 	var msgs []*radio.Message
 	for _, m := range b.Messages(*limit) {
-		if ok, _ := personal.Allows(textPacket(m.From, m.To, m.Channel), m.Text); ok {
+		if ok, _ := personal.AllowsMessage(m.From, m.To, m.Channel, m.Text); ok {
 			msgs = append(msgs, m)
 		}
 	}

@@ -34,7 +34,7 @@ func (e *execEnv) cmdPackets(fs *flag.FlagSet, args []string) int {
 	}
 	personal := e.personalFilters(b.Name())
 	visible := func(p *radio.Packet) bool {
-		ok, _ := personal.Allows(p.P, packetText(p.P))
+		ok, _ := personal.AllowsPacket(p.P)
 		return ok
 	}
 	if !*follow {

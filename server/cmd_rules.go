@@ -14,7 +14,6 @@ import (
 	"github.com/meshgate/meshgate/auth"
 	"github.com/meshgate/meshgate/filter"
 	"github.com/meshgate/meshgate/meshtastic"
-	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/responder"
 	"github.com/meshgate/meshgate/store"
 )
@@ -504,7 +503,7 @@ func (e *execEnv) cmdHistory(fs *flag.FlagSet, args []string) int {
 	personal := e.personalFilters(b.Name())
 	shown := msgs[:0]
 	for _, m := range msgs {
-		if ok, _ := personal.Allows(textPacket(m.From, m.To, m.Channel), m.Text); ok {
+		if ok, _ := personal.AllowsMessage(m.From, m.To, m.Channel, m.Text); ok {
 			shown = append(shown, m)
 		}
 	}
@@ -598,18 +597,4 @@ func (e *execEnv) personalFiltersOf(radio string, keep func(filter.Filter) bool)
 		e.s.log.Warn("invalid personal filters ignored", "user", e.id.Name, "err", err)
 	}
 	return set
-}
-
-// textPacket is the shape of a stored text message for filter matching.
-func textPacket(from, to, channel uint32) *pb.MeshPacket {
-	return &pb.MeshPacket{From: from, To: to, Channel: channel,
-		PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: pb.PortNum_TEXT_MESSAGE_APP}}}
-}
-
-// packetText is a packet's text, for text filters ("" for other ports).
-func packetText(p *pb.MeshPacket) string {
-	if d := p.GetDecoded(); d.GetPortnum() == pb.PortNum_TEXT_MESSAGE_APP {
-		return string(d.GetPayload())
-	}
-	return ""
 }

@@ -113,7 +113,7 @@ func (m *Model) msgAllowed(msg *radio.Message) bool {
 	if msg.Outgoing || m.pf.all.Len() == 0 {
 		return true
 	}
-	ok, _ := m.pf.all.Allows(textPacket(msg.From, msg.To, msg.Channel), msg.Text)
+	ok, _ := m.pf.all.AllowsMessage(msg.From, msg.To, msg.Channel, msg.Text)
 	return ok
 }
 
@@ -150,22 +150,8 @@ func (m *Model) packetAllowed(p *pb.MeshPacket) bool {
 	if m.pf.all.Len() == 0 {
 		return true
 	}
-	ok, _ := m.pf.all.Allows(p, packetText(p))
+	ok, _ := m.pf.all.AllowsPacket(p)
 	return ok
-}
-
-// textPacket is the shape of a text message for filter matching.
-func textPacket(from, to, channel uint32) *pb.MeshPacket {
-	return &pb.MeshPacket{From: from, To: to, Channel: channel,
-		PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: pb.PortNum_TEXT_MESSAGE_APP}}}
-}
-
-// packetText is a packet's text, for text filters ("" for other ports).
-func packetText(p *pb.MeshPacket) string {
-	if d := p.GetDecoded(); d.GetPortnum() == pb.PortNum_TEXT_MESSAGE_APP {
-		return string(d.GetPayload())
-	}
-	return ""
 }
 
 func hiddenNote(n int) string {
