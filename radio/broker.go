@@ -183,6 +183,8 @@ type Broker struct {
 
 	packetsIn, packetsOut, drops atomic.Uint64
 
+	alwaysOn atomic.Bool
+
 	adminMu sync.Mutex
 	textMu  sync.Mutex
 	lastTxt time.Time
@@ -337,8 +339,15 @@ func (b *Broker) sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// SetAlwaysOn keeps the radio connected with nobody subscribed (or stops
+// doing so), e.g. for a radio whose history should always be recorded.
+func (b *Broker) SetAlwaysOn(on bool) {
+	b.alwaysOn.Store(on)
+	b.poke()
+}
+
 func (b *Broker) wanted() bool {
-	return b.cfg.AlwaysOn || len(*b.subs.Load()) > 0 ||
+	return b.cfg.AlwaysOn || b.alwaysOn.Load() || len(*b.subs.Load()) > 0 ||
 		(b.cfg.Automation != nil && b.cfg.Automation.Active(b.cfg.Name, b.cfg.Now()))
 }
 

@@ -195,7 +195,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			reg.Wait()
 			return err
 		}
-		_ = b
+		b.SetAlwaysOn(r.AlwaysOn)
 	}
 	mgr := sessions.NewManager(sessions.Config{
 		MaxSessions: cfg.MaxSessions, IdleTimeout: cfg.IdleTimeout, ReapInterval: cfg.ReapInterval,
