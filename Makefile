@@ -54,6 +54,8 @@ proto-check:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./meshtastic/frame/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./auth/
+	$(GO) test -run '^$$' -fuzz '^FuzzToRadio$$' -fuzztime $(FUZZTIME) ./meshtastic/sim/
+	$(GO) test -run '^$$' -fuzz '^FuzzTemplate$$' -fuzztime $(FUZZTIME) ./responder/
 
 ## bench: benchmarks (frame decode, handshake with 200 nodes, fan-out, sessions)
 bench:
