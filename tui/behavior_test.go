@@ -323,6 +323,13 @@ func TestTraceQueuePosition(t *testing.T) {
 	a.key("j", "t")
 	a.waitModel("ann's traceroute", func(m *Model) bool { return len(m.trace.results) == 1 })
 	a.key("1", "j", "t") // the radio's pace holds this one back
+	// Two programs run independently: make sure ann's request is queued
+	// before bob asks, so bob's is the one behind.
+	base, _ := fx.reg.Get("base")
+	deadline := time.Now().Add(10 * time.Second)
+	for base.QueueLen() != 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	b.key("j", "j", "t") // and bob's waits behind it
 	b.waitText("queued: 1 request ahead")
 	b.waitText("starts ≈")
