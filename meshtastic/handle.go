@@ -41,32 +41,23 @@ func (c *Client) handle(msg *pb.FromRadio) {
 	case *pb.FromRadio_Metadata:
 		c.withTarget(func(st *radioState) { st.metadata = v.Metadata })
 	case *pb.FromRadio_Channel:
-		live := c.withTarget(func(st *radioState) {
+		c.applyConfig(now, func(st *radioState) {
 			if i := v.Channel.GetIndex(); i >= 0 && int(i) < len(st.channels) {
 				st.channels[i] = v.Channel
 			}
 		})
-		if live {
-			c.emit(Event{Kind: EventConfig, Time: now})
-		}
 	case *pb.FromRadio_Config:
-		live := c.withTarget(func(st *radioState) {
+		c.applyConfig(now, func(st *radioState) {
 			if t, ok := configType(v.Config); ok {
 				st.config[t] = v.Config
 			}
 		})
-		if live {
-			c.emit(Event{Kind: EventConfig, Time: now})
-		}
 	case *pb.FromRadio_ModuleConfig:
-		live := c.withTarget(func(st *radioState) {
+		c.applyConfig(now, func(st *radioState) {
 			if t, ok := moduleType(v.ModuleConfig); ok {
 				st.module[t] = v.ModuleConfig
 			}
 		})
-		if live {
-			c.emit(Event{Kind: EventConfig, Time: now})
-		}
 	case *pb.FromRadio_FileInfo:
 		c.withTarget(func(st *radioState) { st.files++ })
 	case *pb.FromRadio_ConfigCompleteId:
@@ -114,6 +105,14 @@ func (c *Client) withTarget(f func(*radioState)) bool {
 	}
 	f(c.state)
 	return true
+}
+
+// applyConfig stores a channel or config section; outside a handshake it
+// also tells the consumer to take a new snapshot.
+func (c *Client) applyConfig(now time.Time, f func(*radioState)) {
+	if c.withTarget(f) {
+		c.emit(Event{Kind: EventConfig, Time: now})
+	}
 }
 
 func (c *Client) completeHandshake(nonce uint32) {

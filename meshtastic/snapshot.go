@@ -118,36 +118,22 @@ func (st *radioState) snapshot() Snapshot {
 	return s
 }
 
-// configType maps a Config's oneof to its ConfigType (tag = type + 1).
+// configType maps a Config's oneof to its ConfigType: the firmware numbers
+// the oneof fields ConfigType + 1, so the tag says it for every variant,
+// including ones newer than this code.
 func configType(c *pb.Config) (pb.AdminMessage_ConfigType, bool) {
-	switch c.GetPayloadVariant().(type) {
-	case *pb.Config_Device:
-		return pb.AdminMessage_DEVICE_CONFIG, true
-	case *pb.Config_Position:
-		return pb.AdminMessage_POSITION_CONFIG, true
-	case *pb.Config_Power:
-		return pb.AdminMessage_POWER_CONFIG, true
-	case *pb.Config_Network:
-		return pb.AdminMessage_NETWORK_CONFIG, true
-	case *pb.Config_Display:
-		return pb.AdminMessage_DISPLAY_CONFIG, true
-	case *pb.Config_Lora:
-		return pb.AdminMessage_LORA_CONFIG, true
-	case *pb.Config_Bluetooth:
-		return pb.AdminMessage_BLUETOOTH_CONFIG, true
-	case *pb.Config_Security:
-		return pb.AdminMessage_SECURITY_CONFIG, true
-	case *pb.Config_Sessionkey:
-		return pb.AdminMessage_SESSIONKEY_CONFIG, true
-	case *pb.Config_DeviceUi:
-		return pb.AdminMessage_DEVICEUI_CONFIG, true
-	}
-	return 0, false
+	tag, ok := oneofTag(c)
+	return pb.AdminMessage_ConfigType(tag - 1), ok
 }
 
-// moduleType maps a ModuleConfig's oneof to its type via the protobuf
-// field number (tag = type + 1), so new variants need no code here.
+// moduleType does the same for ModuleConfig (tag = ModuleConfigType + 1).
 func moduleType(m *pb.ModuleConfig) (pb.AdminMessage_ModuleConfigType, bool) {
+	tag, ok := oneofTag(m)
+	return pb.AdminMessage_ModuleConfigType(tag - 1), ok
+}
+
+// oneofTag is the field number set in m's payload_variant oneof.
+func oneofTag(m proto.Message) (int32, bool) {
 	r := m.ProtoReflect()
 	od := r.Descriptor().Oneofs().ByName("payload_variant")
 	if od == nil {
@@ -157,5 +143,5 @@ func moduleType(m *pb.ModuleConfig) (pb.AdminMessage_ModuleConfigType, bool) {
 	if f == nil {
 		return 0, false
 	}
-	return pb.AdminMessage_ModuleConfigType(f.Number() - 1), true
+	return int32(f.Number()), true
 }

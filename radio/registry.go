@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/meshgate/meshgate/meshtastic/sim"
 	"github.com/meshgate/meshgate/meshtastic/transport"
@@ -203,7 +204,7 @@ func (r *Registry) simDialer(addr string) (Dialer, error) {
 				err = fmt.Errorf("out of range 0-5000")
 			}
 		case "traffic":
-			cfg.TrafficInterval, err = parseDuration(v)
+			cfg.TrafficInterval, err = time.ParseDuration(v)
 		case "name":
 			cfg.LongName, err = v, nil
 		default:

@@ -168,5 +168,3 @@ func (r *ring[T]) each(f func(T) bool) {
 		}
 	}
 }
-
-func parseDuration(s string) (time.Duration, error) { return time.ParseDuration(s) }
