@@ -187,10 +187,6 @@ func Dial(ctx context.Context, a Address) (Conn, error) {
 	return nil, fmt.Errorf("%w: no link kind", ErrBadAddress)
 }
 
-// WrapTCP turns an already connected net.Conn into a Conn (used by tests and
-// by in-process simulated radios).
-func WrapTCP(c net.Conn) Conn { return &tcpConn{c} }
-
 type tcpConn struct{ net.Conn }
 
 func (c *tcpConn) Kind() Kind     { return TCP }
