@@ -65,17 +65,6 @@ func (a *Automation) Stats() AutomationStats {
 	return st
 }
 
-// FilterCounts returns how many packets radio-wide filters hid on radio,
-// by reason: filtered packets are counted, never silently gone.
-func (a *Automation) FilterCounts(radio string) filter.Counts {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if c := a.counter[radio]; c != nil {
-		return c.Snapshot()
-	}
-	return filter.Counts{}
-}
-
 // refresh re-reads rules, filters and beacons when the store says they
 // changed. It is cheap when nothing did: one atomic load.
 func (a *Automation) refresh() {
