@@ -270,17 +270,6 @@ func (e *Engine) Decide(in Incoming, rules []Rule, now time.Time) Decision {
 	return d
 }
 
-// Muted reports whether the loop guard has muted node on radio at now, and
-// until when.
-func (e *Engine) Muted(radio string, node uint32, now time.Time) (time.Time, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if s := e.senders[senderKey{radio, node}]; s != nil && now.Before(s.mutedUntil) {
-		return s.mutedUntil, true
-	}
-	return time.Time{}, false
-}
-
 // Unmute lifts the loop guard's mute on node and forgets its recent
 // triggers, for an operator who has dealt with the other bot.
 func (e *Engine) Unmute(radio string, node uint32) {
