@@ -8,6 +8,7 @@ import (
 // Defaults, as DESIGN.md sets them.
 const (
 	DefaultMaxSessions  = 10
+	DefaultMaxPerKey    = 5
 	DefaultIdleTimeout  = time.Hour
 	DefaultReapInterval = 5 * time.Minute
 	DefaultPacketLog    = 500
@@ -29,6 +30,11 @@ type Config struct {
 	// MaxSessions caps concurrent sessions; Open refuses beyond it.
 	// Default 10.
 	MaxSessions int
+	// MaxPerKey caps the sessions one key (User.Fingerprint) may have open
+	// at once, so no single key can fill the gateway. Default 5. Records
+	// without a fingerprint (made by tests and tools, never by the server)
+	// are not counted per key.
+	MaxPerKey int
 	// IdleTimeout: a session with no user input for this long is closed by
 	// the reaper. Default 1 h, at least 1 s.
 	IdleTimeout time.Duration
@@ -60,6 +66,9 @@ func (c Config) normalize() Config {
 	}
 	if c.MaxSessions <= 0 {
 		c.MaxSessions = DefaultMaxSessions
+	}
+	if c.MaxPerKey <= 0 {
+		c.MaxPerKey = DefaultMaxPerKey
 	}
 	switch {
 	case c.IdleTimeout <= 0:

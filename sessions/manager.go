@@ -18,11 +18,15 @@ var (
 	// ErrFull: the gateway is at its session cap. The wrapping error reads
 	// "gateway full (10/10 sessions)" and is meant to be shown as is.
 	ErrFull = errors.New("gateway full")
+	// ErrKeyFull: the key already has its cap of sessions open. The
+	// wrapping error reads "too many sessions for your key (5 of 5 open);
+	// close one or ask an admin" and is meant to be shown as is.
+	ErrKeyFull = errors.New("too many sessions for your key")
 	// ErrNotFound: no open session has that id.
 	ErrNotFound = errors.New("no such session")
 )
 
-// Manager holds the open sessions, enforces the cap and reaps idle ones.
+// Manager holds the open sessions, enforces the caps and reaps idle ones.
 type Manager struct {
 	cfg Config
 	log *slog.Logger
@@ -32,6 +36,7 @@ type Manager struct {
 
 	mu       sync.Mutex
 	sessions map[string]*Session
+	byKey    map[string]int // open sessions per fingerprint
 }
 
 // NewManager returns a manager with no sessions. Start its reaper with Run.
@@ -39,7 +44,7 @@ func NewManager(cfg Config) *Manager {
 	cfg = cfg.normalize()
 	return &Manager{
 		cfg: cfg, log: cfg.Logger, now: cfg.Now, epoch: cfg.Now(),
-		sessions: make(map[string]*Session),
+		sessions: make(map[string]*Session), byKey: make(map[string]int),
 	}
 }
 
@@ -47,7 +52,8 @@ func NewManager(cfg Config) *Manager {
 func (m *Manager) Config() Config { return m.cfg }
 
 // Open records a new session for u, or refuses with an error wrapping
-// ErrFull when the cap is reached. Opening counts as activity.
+// ErrFull when the gateway's cap is reached or ErrKeyFull when u's key
+// already has MaxPerKey sessions open. Opening counts as activity.
 func (m *Manager) Open(u User) (*Session, error) {
 	now := m.now()
 	s := &Session{
@@ -64,8 +70,17 @@ func (m *Manager) Open(u User) (*Session, error) {
 		m.log.Warn("session refused: gateway full", "user", u.Name, "remote", u.RemoteAddr, "sessions", n)
 		return nil, fmt.Errorf("%w (%d/%d sessions)", ErrFull, n, m.cfg.MaxSessions)
 	}
+	key := u.Fingerprint
+	if n := m.byKey[key]; key != "" && n >= m.cfg.MaxPerKey {
+		m.mu.Unlock()
+		m.log.Warn("session refused: key at its cap", "user", u.Name, "fingerprint", key, "remote", u.RemoteAddr, "sessions", n)
+		return nil, fmt.Errorf("%w (%d of %d open); close one or ask an admin", ErrKeyFull, n, m.cfg.MaxPerKey)
+	}
 	s.id = m.newIDLocked()
 	m.sessions[s.id] = s
+	if key != "" {
+		m.byKey[key]++
+	}
 	m.mu.Unlock()
 
 	m.log.Info("session opened", "session", s.id, "user", u.Name, "fingerprint", u.Fingerprint,
@@ -142,6 +157,11 @@ func (m *Manager) end(s *Session, reason string) bool {
 
 	m.mu.Lock()
 	delete(m.sessions, s.id)
+	if key := s.user.Fingerprint; key != "" {
+		if m.byKey[key]--; m.byKey[key] <= 0 {
+			delete(m.byKey, key)
+		}
+	}
 	m.mu.Unlock()
 
 	attrs := []any{"session", s.id, "user", s.user.Name, "lasted", m.now().Sub(s.created).Round(time.Second)}
@@ -234,6 +254,13 @@ func (m *Manager) Get(id string) (*Session, bool) {
 	defer m.mu.Unlock()
 	s, ok := m.sessions[id]
 	return s, ok
+}
+
+// CountForKey is the number of open sessions of the key with fingerprint.
+func (m *Manager) CountForKey(fingerprint string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.byKey[fingerprint]
 }
 
 // Count is the number of open sessions.

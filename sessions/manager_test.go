@@ -282,12 +282,12 @@ func TestCountOnRadio(t *testing.T) {
 
 func TestConfigNormalize(t *testing.T) {
 	got := Config{}.normalize()
-	if got.MaxSessions != 10 || got.IdleTimeout != time.Hour || got.ReapInterval != 5*time.Minute ||
+	if got.MaxSessions != 10 || got.MaxPerKey != 5 || got.IdleTimeout != time.Hour || got.ReapInterval != 5*time.Minute ||
 		got.PacketLog != 500 || got.Now == nil || got.Logger == nil {
 		t.Fatalf("defaults: %+v", got)
 	}
-	got = Config{MaxSessions: -3, IdleTimeout: time.Millisecond, ReapInterval: time.Nanosecond, PacketLog: 1 << 30}.normalize()
-	if got.MaxSessions != 10 || got.IdleTimeout != time.Second || got.ReapInterval != 10*time.Millisecond || got.PacketLog != 100_000 {
+	got = Config{MaxSessions: -3, MaxPerKey: -1, IdleTimeout: time.Millisecond, ReapInterval: time.Nanosecond, PacketLog: 1 << 30}.normalize()
+	if got.MaxSessions != 10 || got.MaxPerKey != 5 || got.IdleTimeout != time.Second || got.ReapInterval != 10*time.Millisecond || got.PacketLog != 100_000 {
 		t.Fatalf("clamped: %+v", got)
 	}
 	// Reaping less often than the timeout would let sessions overstay.

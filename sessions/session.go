@@ -261,6 +261,15 @@ func (s *Session) SetCloser(f func(reason string)) {
 // and after the manager ended the session.
 func (s *Session) Close() { s.m.Close(s) }
 
+// EndedBy reports whether the manager ended the session — the idle
+// reaper, Kick or CloseAll, as opposed to the user leaving — and the
+// reason it gave. It stays true once set.
+func (s *Session) EndedBy() (reason string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reason, s.reason != ""
+}
+
 // Closed reports whether the session has been closed or ended.
 func (s *Session) Closed() bool {
 	s.mu.Lock()
