@@ -179,27 +179,6 @@ func (s *Store) Rules(ctx context.Context, radio string) ([]responder.Rule, erro
 	return scanAll(rows, scanRule)
 }
 
-// ActiveRadios lists the radios that have work to do with nobody logged
-// in: an enabled, unexpired rule or an enabled beacon. The broker keeps
-// these radios connected.
-func (s *Store) ActiveRadios(ctx context.Context) ([]string, error) {
-	if err := s.check(); err != nil {
-		return nil, err
-	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT radio FROM rules
-	WHERE enabled = TRUE AND (expires_ms IS NULL OR expires_ms > $1)
-UNION
-SELECT radio FROM beacons WHERE enabled = TRUE
-ORDER BY 1`, ms(s.opts.Now()))
-	if err != nil {
-		return nil, fmt.Errorf("store: active radios: %w", err)
-	}
-	return scanAll(rows, func(r *sql.Rows) (string, error) {
-		var radio string
-		return radio, r.Scan(&radio)
-	})
-}
-
 func ruleByID(ctx context.Context, q querier, id int64) (responder.Rule, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+ruleColumns+` FROM rules WHERE id = $1`, id)
 	if err != nil {
@@ -266,31 +245,6 @@ func (s *Store) AddFilter(ctx context.Context, by Actor, f filter.Filter) (filte
 	}
 	s.changed()
 	return f, nil
-}
-
-// UpdateFilter replaces filter f.ID with f, keeping its owner and scope
-// (a personal filter does not become radio-wide by an edit).
-func (s *Store) UpdateFilter(ctx context.Context, by Actor, f filter.Filter) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		old, err := filterByID(ctx, tx, f.ID)
-		if err != nil {
-			return err
-		}
-		f.Owner, f.OwnerName, f.Scope = old.Owner, old.OwnerName, old.Scope
-		if err := f.Validate(); err != nil {
-			return invalid(err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE filters SET radio = $1, mode = $2, kind = $3, value = $4,
-	enabled = $5, updated_ms = $6 WHERE id = $7`,
-			f.Radio, f.Mode.String(), f.Kind.String(), f.Value, f.Enabled, ms(s.opts.Now()), f.ID); err != nil {
-			return fmt.Errorf("store: update filter: %w", err)
-		}
-		return s.auditChange(ctx, tx, by, f.Radio, ActionFilterUpdate, old, f)
-	})
-	if err == nil {
-		s.changed()
-	}
-	return err
 }
 
 // SetFilterEnabled turns a filter on or off.
