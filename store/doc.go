@@ -1,8 +1,8 @@
 // Package store keeps the gateway's durable state in an embedded SQLite
 // database (pure Go, no cgo): the history of every text message and packet
-// per radio, traceroute and sweep results, per-user settings, responder
-// rules, message filters, beacons and an append-only audit log. A gateway
-// restart, a crash or a dropped SSH connection loses none of it.
+// per radio, traceroute and sweep results, responder rules, message
+// filters, beacons and an append-only audit log. A gateway restart, a
+// crash or a dropped SSH connection loses none of it.
 //
 // # Writes
 //
@@ -24,7 +24,7 @@
 // the disk stalls and the queue backs up can it be more, bounded by the
 // queue's size.
 //
-// Rules, filters, beacons, settings and the audit log are written
+// Rules, filters, beacons and the audit log are written
 // synchronously: they are rare, and a command that says "rule added" must
 // mean it is on disk. Every rule, filter and beacon change writes its audit
 // entry (who, before, after) in the same transaction as the change.

@@ -152,6 +152,10 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 `,
+	// 3: per-user settings were never read by anything; drop their table.
+	`
+DROP TABLE IF EXISTS settings;
+`,
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -136,6 +136,11 @@ func TestMigrationUpgradesStepByStep(t *testing.T) {
 	if v, _ := schemaVersion(t, s.rdb); v != SchemaVersion() {
 		t.Fatalf("upgraded to %d", v)
 	}
+	// Step 3 dropped the unused settings table that step 2 made.
+	s.rdb.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'settings'`).Scan(&n)
+	if n != 0 {
+		t.Fatal("settings table survived the upgrade")
+	}
 	msgs, err := s.Messages(ctx, "base", all)
 	if err != nil || len(msgs) != 1 || msgs[0].Text != "from v1" {
 		t.Fatalf("data from v1: %+v %v", msgs, err)
@@ -267,53 +272,6 @@ func TestTracesRoundTrip(t *testing.T) {
 		if got, _ := s.Traces(ctx, *q); len(got) != want {
 			t.Errorf("%+v: %d traces, want %d", *q, len(got), want)
 		}
-	}
-}
-
-func TestSettings(t *testing.T) {
-	s := openTest(t, Options{})
-	type ui struct {
-		Tab  string `json:"tab"`
-		Wide bool   `json:"wide"`
-	}
-	if err := s.PutSetting(ctx, "SHA256:a", SettingLastRadio, "base"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.PutSetting(ctx, "SHA256:a", SettingUI, ui{"nodes", true}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.PutSetting(ctx, "SHA256:a", SettingLastRadio, "field"); err != nil { // overwrite
-		t.Fatal(err)
-	}
-	var radio string
-	if found, err := s.GetSetting(ctx, "SHA256:a", SettingLastRadio, &radio); !found || err != nil || radio != "field" {
-		t.Fatalf("%v %v %q", found, err, radio)
-	}
-	var u ui
-	if found, err := s.GetSetting(ctx, "SHA256:a", SettingUI, &u); !found || err != nil || u != (ui{"nodes", true}) {
-		t.Fatalf("%v %v %+v", found, err, u)
-	}
-	if found, err := s.GetSetting(ctx, "SHA256:b", SettingUI, &u); found || err != nil {
-		t.Fatalf("other user: %v %v", found, err)
-	}
-	m, err := s.Settings(ctx, "SHA256:a")
-	if err != nil || len(m) != 2 || string(m[SettingLastRadio]) != `"field"` {
-		t.Fatalf("%v %v", m, err)
-	}
-	if err := s.DeleteSetting(ctx, "SHA256:a", SettingUI); err != nil {
-		t.Fatal(err)
-	}
-	if found, _ := s.GetSetting(ctx, "SHA256:a", SettingUI, &u); found {
-		t.Fatal("deleted setting still there")
-	}
-	if err := s.PutSetting(ctx, "", "x", 1); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("no fingerprint: %v", err)
-	}
-	if err := s.PutSetting(ctx, "f", "x", strings.Repeat("x", MaxSettingBytes)); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("huge setting: %v", err)
-	}
-	if err := s.PutSetting(ctx, "f", "x", func() {}); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("unencodable setting: %v", err)
 	}
 }
 
@@ -573,9 +531,6 @@ func TestConcurrentUse(t *testing.T) {
 			if _, err := s.AppendAudit(ctx, AuditEntry{Action: "test", Detail: fmt.Sprint(i)}); err != nil {
 				t.Error(err)
 			}
-			if err := s.PutSetting(ctx, "SHA256:op", "n", i); err != nil {
-				t.Error(err)
-			}
 		}
 	})
 	for range 3 {
@@ -631,9 +586,6 @@ func TestRestartKeepsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutSetting(ctx, by.Fingerprint, SettingLastRadio, "base"); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := s.AppendAudit(ctx, AuditEntry{User: "root", Action: "reboot", Radio: "base"}); err != nil {
 		t.Fatal(err)
 	}
@@ -649,11 +601,9 @@ func TestRestartKeepsEverything(t *testing.T) {
 	filters, _ := s.Filters(ctx)
 	gotB, _ := s.Beacon(ctx, "base")
 	audit, _ := s.Audit(ctx, AuditQuery{})
-	var last string
-	s.GetSetting(ctx, by.Fingerprint, SettingLastRadio, &last)
 	if len(msgs) != 1 || len(pkts) != 1 || len(traces) != 1 || len(rules) != 1 || !reflect.DeepEqual(rules[0], r) ||
-		len(filters) != 1 || filters[0] != f || gotB != b || last != "base" || len(audit) != 4 {
-		t.Fatalf("after restart: %d msgs, %d pkts, %d traces, rules %+v, filters %+v, beacon %+v, last %q, %d audit",
-			len(msgs), len(pkts), len(traces), rules, filters, gotB, last, len(audit))
+		len(filters) != 1 || filters[0] != f || gotB != b || len(audit) != 4 {
+		t.Fatalf("after restart: %d msgs, %d pkts, %d traces, rules %+v, filters %+v, beacon %+v, %d audit",
+			len(msgs), len(pkts), len(traces), rules, filters, gotB, len(audit))
 	}
 }
