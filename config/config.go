@@ -34,26 +34,28 @@ type Radio struct {
 
 // Config is the whole gateway configuration.
 type Config struct {
-	Listen           string        `yaml:"listen"`
-	DataDir          string        `yaml:"data_dir"`
-	HostKey          string        `yaml:"host_key"`
-	AuthorizedKeys   string        `yaml:"authorized_keys"`
-	MaxSessions      int           `yaml:"max_sessions"`
-	IdleTimeout      time.Duration `yaml:"idle_timeout"`
-	ReapInterval     time.Duration `yaml:"reap_interval"`
-	PacketLog        int           `yaml:"packet_log"`
-	AllowDial        []string      `yaml:"allow_dial"`
-	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
-	MaxAuthTries     int           `yaml:"max_auth_tries"`
-	ShutdownGrace    time.Duration `yaml:"shutdown_grace"`
-	LinkGrace        time.Duration `yaml:"link_grace"`
-	Heartbeat        time.Duration `yaml:"heartbeat"`
-	LogLevel         string        `yaml:"log_level"`
-	LogFormat        string        `yaml:"log_format"`
-	Demo             bool          `yaml:"demo"`
-	MetricsListen    string        `yaml:"metrics_listen"`
-	TrustedProxies   []string      `yaml:"trusted_proxies"`
-	Radios           []Radio       `yaml:"radios"`
+	Listen                   string        `yaml:"listen"`
+	DataDir                  string        `yaml:"data_dir"`
+	HostKey                  string        `yaml:"host_key"`
+	AuthorizedKeys           string        `yaml:"authorized_keys"`
+	MaxSessions              int           `yaml:"max_sessions"`
+	MaxSessionsPerKey        int           `yaml:"max_sessions_per_key"`
+	MaxSessionsPerConnection int           `yaml:"max_sessions_per_connection"`
+	IdleTimeout              time.Duration `yaml:"idle_timeout"`
+	ReapInterval             time.Duration `yaml:"reap_interval"`
+	PacketLog                int           `yaml:"packet_log"`
+	AllowDial                []string      `yaml:"allow_dial"`
+	HandshakeTimeout         time.Duration `yaml:"handshake_timeout"`
+	MaxAuthTries             int           `yaml:"max_auth_tries"`
+	ShutdownGrace            time.Duration `yaml:"shutdown_grace"`
+	LinkGrace                time.Duration `yaml:"link_grace"`
+	Heartbeat                time.Duration `yaml:"heartbeat"`
+	LogLevel                 string        `yaml:"log_level"`
+	LogFormat                string        `yaml:"log_format"`
+	Demo                     bool          `yaml:"demo"`
+	MetricsListen            string        `yaml:"metrics_listen"`
+	TrustedProxies           []string      `yaml:"trusted_proxies"`
+	Radios                   []Radio       `yaml:"radios"`
 
 	// Source names where the file settings came from (for messages).
 	Source string `yaml:"-"`
@@ -62,19 +64,21 @@ type Config struct {
 // Default returns the built-in defaults.
 func Default() Config {
 	return Config{
-		Listen:           ":2222",
-		DataDir:          defaultDataDir(),
-		MaxSessions:      10,
-		IdleTimeout:      time.Hour,
-		ReapInterval:     5 * time.Minute,
-		PacketLog:        500,
-		HandshakeTimeout: 20 * time.Second,
-		MaxAuthTries:     4,
-		ShutdownGrace:    5 * time.Second,
-		LinkGrace:        30 * time.Second,
-		Heartbeat:        60 * time.Second,
-		LogLevel:         "info",
-		LogFormat:        "text",
+		Listen:                   ":2222",
+		DataDir:                  defaultDataDir(),
+		MaxSessions:              10,
+		MaxSessionsPerKey:        5,
+		MaxSessionsPerConnection: 10,
+		IdleTimeout:              time.Hour,
+		ReapInterval:             5 * time.Minute,
+		PacketLog:                500,
+		HandshakeTimeout:         20 * time.Second,
+		MaxAuthTries:             4,
+		ShutdownGrace:            5 * time.Second,
+		LinkGrace:                30 * time.Second,
+		Heartbeat:                60 * time.Second,
+		LogLevel:                 "info",
+		LogFormat:                "text",
 	}
 }
 
@@ -117,8 +121,9 @@ func (c *Config) LoadFile(path string) error {
 		return nil // an empty file changes nothing
 	}
 	// Durations are Go durations ("90s", "5m"); yaml.v3 would take a bare
-	// number as nanoseconds, which is never what anyone means.
-	if err := checkDurations(path, root.Content[0]); err != nil {
+	// number as nanoseconds, which is never what anyone means. Caps are
+	// checked here too, so that a bad one is reported with its line.
+	if err := checkValues(path, root.Content[0]); err != nil {
 		return err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -157,7 +162,13 @@ var durationKeys = map[string]bool{
 	"link_grace": true, "heartbeat": true,
 }
 
-func checkDurations(path string, n *yaml.Node) error {
+// capKeys are whole numbers that must be at least 1: a cap of 0 would let
+// nobody in.
+var capKeys = map[string]bool{
+	"max_sessions": true, "max_sessions_per_key": true, "max_sessions_per_connection": true,
+}
+
+func checkValues(path string, n *yaml.Node) error {
 	if n.Kind != yaml.MappingNode {
 		return fmt.Errorf("%w: %s:%d: the file must be a mapping of settings", ErrInvalid, path, n.Line)
 	}
@@ -166,6 +177,13 @@ func checkDurations(path string, n *yaml.Node) error {
 		if durationKeys[k.Value] {
 			if _, err := time.ParseDuration(v.Value); err != nil {
 				return fmt.Errorf("%w: %s:%d: %s: %q is not a duration (e.g. 90s, 5m, 1h)", ErrInvalid, path, v.Line, k.Value, v.Value)
+			}
+		}
+		if capKeys[k.Value] && v.Kind == yaml.ScalarNode {
+			// Anything that is not a number is left to the decoder, which
+			// says "cannot unmarshal" with the line.
+			if num, err := strconv.Atoi(v.Value); err == nil && num < 1 {
+				return fmt.Errorf("%w: %s:%d: %s: must be at least 1, got %d", ErrInvalid, path, v.Line, k.Value, num)
 			}
 		}
 	}
@@ -177,6 +195,9 @@ type Setting struct {
 	Name  string // flag name; env is MESHGATE_ + upper(name) with - as _
 	Usage string
 	Set   func(c *Config, v string) error
+	// Get formats the setting's value in c the way it would be given
+	// ("10", "1h", "a,b"); "" when it is empty or off.
+	Get func(c *Config) string
 }
 
 // EnvName is the environment variable for a setting.
@@ -184,67 +205,105 @@ func (s Setting) EnvName() string {
 	return "MESHGATE_" + strings.ToUpper(strings.ReplaceAll(s.Name, "-", "_"))
 }
 
+// Default is the setting's built-in default as Get formats it ("" for
+// none).
+func (s Setting) Default() string {
+	c := Default()
+	return s.Get(&c)
+}
+
+// FormatDuration writes d as a Go duration without zero units: 1h, 5m,
+// 90s, 1h30m.
+func FormatDuration(d time.Duration) string {
+	out := d.String()
+	if strings.HasSuffix(out, "m0s") {
+		out = strings.TrimSuffix(out, "0s")
+	}
+	if strings.HasSuffix(out, "h0m") {
+		out = strings.TrimSuffix(out, "0m")
+	}
+	return out
+}
+
 // Settings lists every setting that flags and environment can set.
 func Settings() []Setting {
-	str := func(f func(*Config) *string) func(*Config, string) error {
-		return func(c *Config, v string) error { *f(c) = v; return nil }
+	str := func(name, usage string, f func(*Config) *string) Setting {
+		return Setting{name, usage,
+			func(c *Config, v string) error { *f(c) = v; return nil },
+			func(c *Config) string { return *f(c) }}
 	}
-	num := func(f func(*Config) *int, lo, hi int) func(*Config, string) error {
-		return func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < lo || n > hi {
-				return fmt.Errorf("want a whole number %d-%d, got %q", lo, hi, v)
-			}
-			*f(c) = n
-			return nil
-		}
+	num := func(name, usage string, f func(*Config) *int, lo, hi int) Setting {
+		return Setting{name, usage,
+			func(c *Config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < lo || n > hi {
+					return fmt.Errorf("want a whole number %d-%d, got %q", lo, hi, v)
+				}
+				*f(c) = n
+				return nil
+			},
+			func(c *Config) string { return strconv.Itoa(*f(c)) }}
 	}
-	dur := func(f func(*Config) *time.Duration) func(*Config, string) error {
-		return func(c *Config, v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 {
-				return fmt.Errorf("want a duration such as 90s, 5m or 1h, got %q", v)
-			}
-			*f(c) = d
-			return nil
-		}
+	dur := func(name, usage string, f func(*Config) *time.Duration) Setting {
+		return Setting{name, usage,
+			func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < 0 {
+					return fmt.Errorf("want a duration such as 90s, 5m or 1h, got %q", v)
+				}
+				*f(c) = d
+				return nil
+			},
+			func(c *Config) string { return FormatDuration(*f(c)) }}
 	}
-	boolean := func(f func(*Config) *bool) func(*Config, string) error {
-		return func(c *Config, v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return fmt.Errorf("want true or false, got %q", v)
-			}
-			*f(c) = b
-			return nil
-		}
+	boolean := func(name, usage string, f func(*Config) *bool) Setting {
+		return Setting{name, usage,
+			func(c *Config, v string) error {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("want true or false, got %q", v)
+				}
+				*f(c) = b
+				return nil
+			},
+			func(c *Config) string {
+				if *f(c) {
+					return "true"
+				}
+				return ""
+			}}
+	}
+	list := func(name, usage string, f func(*Config) *[]string) Setting {
+		return Setting{name, usage, cidrs(f), func(c *Config) string { return strings.Join(*f(c), ",") }}
 	}
 	return []Setting{
-		{"listen", "address to accept SSH connections on", str(func(c *Config) *string { return &c.Listen })},
-		{"data-dir", "directory for the host key, authorized_keys and state", str(func(c *Config) *string { return &c.DataDir })},
-		{"host-key", "host key file (default DATA_DIR/ssh_host_ed25519_key, created on first start)", str(func(c *Config) *string { return &c.HostKey })},
-		{"authorized-keys", "authorized_keys file (default DATA_DIR/authorized_keys)", str(func(c *Config) *string { return &c.AuthorizedKeys })},
-		{"max-sessions", "most sessions open at once", num(func(c *Config) *int { return &c.MaxSessions }, 1, 100000)},
-		{"idle-timeout", "close sessions with no keyboard input for this long", dur(func(c *Config) *time.Duration { return &c.IdleTimeout })},
-		{"reap-interval", "how often idle sessions are looked for", dur(func(c *Config) *time.Duration { return &c.ReapInterval })},
-		{"packet-log", "packets kept in each session's log", num(func(c *Config) *int { return &c.PacketLog }, 10, 100000)},
-		{"handshake-timeout", "time allowed for key exchange and authentication", dur(func(c *Config) *time.Duration { return &c.HandshakeTimeout })},
-		{"max-auth-tries", "failed keys allowed per connection", num(func(c *Config) *int { return &c.MaxAuthTries }, 1, 20)},
-		{"shutdown-grace", "how long sessions get to finish on shutdown", dur(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
-		{"link-grace", "keep a radio connected this long after its last user leaves", dur(func(c *Config) *time.Duration { return &c.LinkGrace })},
-		{"heartbeat", "radio heartbeat interval (the radio drops silent clients after 15 minutes)", dur(func(c *Config) *time.Duration { return &c.Heartbeat })},
-		{"log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
-		{"log-format", "text, logfmt or json", str(func(c *Config) *string { return &c.LogFormat })},
-		{"demo", "two simulated radios, loopback only, any key accepted as admin", boolean(func(c *Config) *bool { return &c.Demo })},
-		{"allow-dial", "CIDR ranges admins may dial ad hoc, comma-separated (default none)", cidrs(func(c *Config) *[]string { return &c.AllowDial })},
+		str("listen", "address to accept SSH connections on", func(c *Config) *string { return &c.Listen }),
+		str("data-dir", "directory for the host key, authorized_keys and state", func(c *Config) *string { return &c.DataDir }),
+		str("host-key", "host key file (default DATA_DIR/ssh_host_ed25519_key, created on first start)", func(c *Config) *string { return &c.HostKey }),
+		str("authorized-keys", "authorized_keys file (default DATA_DIR/authorized_keys)", func(c *Config) *string { return &c.AuthorizedKeys }),
+		num("max-sessions", "most sessions open at once", func(c *Config) *int { return &c.MaxSessions }, 1, 100000),
+		num("max-sessions-per-key", "most sessions one key may have open at once", func(c *Config) *int { return &c.MaxSessionsPerKey }, 1, 100000),
+		num("max-sessions-per-connection", "most sessions one SSH connection may run at once (like sshd's MaxSessions)", func(c *Config) *int { return &c.MaxSessionsPerConnection }, 1, 100000),
+		dur("idle-timeout", "close sessions with no keyboard input for this long", func(c *Config) *time.Duration { return &c.IdleTimeout }),
+		dur("reap-interval", "how often idle sessions are looked for", func(c *Config) *time.Duration { return &c.ReapInterval }),
+		num("packet-log", "packets kept in each session's log", func(c *Config) *int { return &c.PacketLog }, 10, 100000),
+		dur("handshake-timeout", "time allowed for key exchange and authentication", func(c *Config) *time.Duration { return &c.HandshakeTimeout }),
+		num("max-auth-tries", "failed keys allowed per connection", func(c *Config) *int { return &c.MaxAuthTries }, 1, 20),
+		dur("shutdown-grace", "how long sessions get to finish on shutdown", func(c *Config) *time.Duration { return &c.ShutdownGrace }),
+		dur("link-grace", "keep a radio connected this long after its last user leaves", func(c *Config) *time.Duration { return &c.LinkGrace }),
+		dur("heartbeat", "radio heartbeat interval (the radio drops silent clients after 15 minutes)", func(c *Config) *time.Duration { return &c.Heartbeat }),
+		str("log-level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
+		str("log-format", "text, logfmt or json", func(c *Config) *string { return &c.LogFormat }),
+		boolean("demo", "two simulated radios, loopback only, any key accepted as admin", func(c *Config) *bool { return &c.Demo }),
+		list("allow-dial", "CIDR ranges admins may dial ad hoc, comma-separated (default none)", func(c *Config) *[]string { return &c.AllowDial }),
 		{"metrics-listen", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9222 (default off)", func(c *Config, v string) error {
 			if _, _, err := net.SplitHostPort(v); v != "" && err != nil {
 				return fmt.Errorf("want host:port, got %q", v)
 			}
 			c.MetricsListen = v
 			return nil
-		}},
-		{"trusted-proxies", "CIDR ranges of load balancers allowed to send a PROXY protocol header, comma-separated (default off)", cidrs(func(c *Config) *[]string { return &c.TrustedProxies })},
+		}, func(c *Config) string { return c.MetricsListen }},
+		list("trusted-proxies", "CIDR ranges of load balancers allowed to send a PROXY protocol header, comma-separated (default off)", func(c *Config) *[]string { return &c.TrustedProxies }),
 		{"radio", "a radio as NAME=ADDR (repeatable; env: comma-separated); ADDR is host[:port], tcp://host:port, serial:///dev/ttyUSB0 or sim://", func(c *Config, v string) error {
 			for _, item := range splitList(v) {
 				name, addr, ok := strings.Cut(item, "=")
@@ -254,6 +313,12 @@ func Settings() []Setting {
 				c.Radios = append(c.Radios, Radio{Name: strings.TrimSpace(name), Address: strings.TrimSpace(addr)})
 			}
 			return nil
+		}, func(c *Config) string {
+			var out []string
+			for _, r := range c.Radios {
+				out = append(out, r.Name+"="+r.Address)
+			}
+			return strings.Join(out, ",")
 		}},
 	}
 }
@@ -324,6 +389,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxSessions < 1 {
 		return bad("max-sessions must be at least 1")
+	}
+	if c.MaxSessionsPerKey < 1 {
+		return bad("max-sessions-per-key must be at least 1")
+	}
+	if c.MaxSessionsPerConnection < 1 {
+		return bad("max-sessions-per-connection must be at least 1")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
