@@ -1,6 +1,7 @@
 package responder
 
 import (
+	"encoding/json"
 	"regexp"
 	"slices"
 	"strings"
@@ -33,7 +34,22 @@ type Config struct {
 	// MaxTracked bounds the remembered packets (oldest forgotten first) so
 	// a flood cannot grow the engine without limit. Default 10000.
 	MaxTracked int
+	// Budget caps the automatic replies of one radio, across all its rules
+	// and owners: at most Budget within any BudgetWindow. Cooldowns are
+	// per rule, so many rules (or many operators' rules) could together
+	// still keep a radio talking; the budget cannot be outgrown by adding
+	// rules. Defaults DefaultBudget and DefaultBudgetWindow.
+	Budget       int
+	BudgetWindow time.Duration
 }
+
+// Reply budget defaults: 10 automatic replies per 10 minutes per radio.
+// That is one a minute on average, the pace of a busy human operator, and
+// a burst of 10 answers a room of people all saying "ping" at once.
+const (
+	DefaultBudget       = 10
+	DefaultBudgetWindow = 10 * time.Minute
+)
 
 func (c *Config) fill() {
 	if c.MaxReplyBytes <= 0 {
@@ -53,6 +69,12 @@ func (c *Config) fill() {
 	}
 	if c.MaxTracked <= 0 {
 		c.MaxTracked = 10000
+	}
+	if c.Budget <= 0 {
+		c.Budget = DefaultBudget
+	}
+	if c.BudgetWindow <= 0 {
+		c.BudgetWindow = DefaultBudgetWindow
 	}
 }
 
@@ -93,6 +115,7 @@ const (
 	ReasonLoop           Reason = "loop guard tripped: sender muted"
 	ReasonCooldown       Reason = "rule cooling down"
 	ReasonSenderCooldown Reason = "rule cooling down for this sender"
+	ReasonBudget         Reason = "reply budget of the radio spent"
 )
 
 // Decision is the engine's answer for one received message.
@@ -101,7 +124,8 @@ type Decision struct {
 	Reason Reason // set when Action is Skip
 
 	// Rule is the rule that fired (Send, WouldSend), or the rule held back
-	// by a cooldown (ReasonCooldown, ReasonSenderCooldown); zero otherwise.
+	// by a cooldown (ReasonCooldown, ReasonSenderCooldown) or by the
+	// radio's reply budget (ReasonBudget); zero otherwise.
 	Rule Rule
 	// Matched lists the IDs of every active rule that matched, lowest
 	// first, whatever the outcome: a log can say "rules 3, 7 matched".
@@ -133,7 +157,14 @@ type Engine struct {
 	senderUntil map[ruleSender]time.Time // (rule, sender) -> end of its cooldown
 	senders     map[senderKey]*loopState
 	regexes     map[string]*regexp.Regexp // nil value: pattern does not compile
+	budgets     map[string]*budget        // radio -> its reply budget
 	nextSweep   time.Time
+}
+
+// budget is one radio's reply budget: when its recent replies went out.
+type budget struct {
+	sent    []time.Time // within the window, oldest first; at most Config.Budget
+	refused uint64
 }
 
 type packetKey struct {
@@ -175,6 +206,7 @@ func NewEngine(cfg Config) *Engine {
 		senderUntil: make(map[ruleSender]time.Time),
 		senders:     make(map[senderKey]*loopState),
 		regexes:     make(map[string]*regexp.Regexp),
+		budgets:     make(map[string]*budget),
 	}
 }
 
@@ -190,9 +222,12 @@ func NewEngine(cfg Config) *Engine {
 // trigger counts towards the loop guard (a muted sender is not answered),
 // then cooldowns leave the eligible rules. One of them answers: a live rule
 // before a dry-run one (a rule being tried out must not silence a working
-// one), then the lowest ID. Every eligible rule starts its cooldowns, not
-// only the one that answered, so overlapping rules of several operators
-// behave as one: the sender got an answer.
+// one), then the lowest ID. A live answer needs room in the radio's reply
+// budget (Config.Budget); without it nothing is sent (ReasonBudget), no
+// cooldown starts and the refusal is counted (see Budget). Otherwise every
+// eligible rule starts its cooldowns, not only the one that answered, so
+// overlapping rules of several operators behave as one: the sender got an
+// answer. Dry-run answers send nothing and take nothing from the budget.
 func (e *Engine) Decide(in Incoming, rules []Rule, now time.Time) Decision {
 	switch {
 	case strings.TrimSpace(in.Text) == "":
@@ -239,22 +274,27 @@ func (e *Engine) Decide(in Incoming, rules []Rule, now time.Time) Decision {
 		}
 		return 0
 	})
-	var chosen *Rule
+	var eligible []*Rule
 	for _, r := range matched {
 		reason := e.cooling(r, sender, now)
 		if reason != "" {
-			if chosen == nil && d.Reason == "" {
+			if len(eligible) == 0 && d.Reason == "" {
 				d.Reason, d.Rule = reason, *r
 			}
 			continue
 		}
-		if chosen == nil {
-			chosen = r
-		}
-		e.startCooldowns(r, sender, now)
+		eligible = append(eligible, r)
 	}
-	if chosen == nil {
+	if len(eligible) == 0 {
 		return d
+	}
+	chosen := eligible[0]
+	if !chosen.DryRun && !e.spend(in.Radio, now) {
+		d.Reason, d.Rule = ReasonBudget, *chosen
+		return d
+	}
+	for _, r := range eligible {
+		e.startCooldowns(r, sender, now)
 	}
 
 	d.Reason, d.Rule = "", *chosen
@@ -268,6 +308,84 @@ func (e *Engine) Decide(in Incoming, rules []Rule, now time.Time) Decision {
 		d.To = in.From
 	}
 	return d
+}
+
+// BudgetStatus is one radio's reply budget at a moment.
+type BudgetStatus struct {
+	Used   int           // automatic replies sent within the last Window
+	Limit  int           // at most this many per Window
+	Window time.Duration // the sliding window
+	// Refused counts the replies the budget held back on this radio since
+	// the engine started.
+	Refused uint64
+	// ResetAt is when the oldest reply counted in Used leaves the window,
+	// freeing room for one more; zero when Used is 0.
+	ResetAt time.Time
+}
+
+// Spent reports whether the budget has no room left.
+func (b BudgetStatus) Spent() bool { return b.Used >= b.Limit }
+
+// MarshalJSON writes the status with snake_case names, the window in
+// seconds and the reset time in RFC 3339 UTC (left out when zero).
+func (b BudgetStatus) MarshalJSON() ([]byte, error) {
+	j := struct {
+		Used    int        `json:"used"`
+		Limit   int        `json:"limit"`
+		Window  float64    `json:"window"`
+		Refused uint64     `json:"refused"`
+		ResetAt *time.Time `json:"reset_at,omitempty"`
+	}{Used: b.Used, Limit: b.Limit, Window: b.Window.Seconds(), Refused: b.Refused}
+	if !b.ResetAt.IsZero() {
+		r := b.ResetAt.UTC()
+		j.ResetAt = &r
+	}
+	return json.Marshal(j)
+}
+
+// Budget returns radio's reply budget at now.
+func (e *Engine) Budget(radio string, now time.Time) BudgetStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := BudgetStatus{Limit: e.cfg.Budget, Window: e.cfg.BudgetWindow}
+	b := e.budgets[radio]
+	if b == nil {
+		return st
+	}
+	b.trim(now, e.cfg.BudgetWindow)
+	st.Used, st.Refused = len(b.sent), b.refused
+	if len(b.sent) > 0 {
+		st.ResetAt = b.sent[0].Add(e.cfg.BudgetWindow)
+	}
+	return st
+}
+
+// spend takes one reply from radio's budget at now, or counts a refusal
+// and reports false when there is no room.
+func (e *Engine) spend(radio string, now time.Time) bool {
+	b := e.budgets[radio]
+	if b == nil {
+		b = &budget{}
+		e.budgets[radio] = b
+	}
+	b.trim(now, e.cfg.BudgetWindow)
+	if len(b.sent) >= e.cfg.Budget {
+		b.refused++
+		return false
+	}
+	b.sent = append(b.sent, now)
+	return true
+}
+
+// trim forgets the replies that left the window.
+func (b *budget) trim(now time.Time, window time.Duration) {
+	i := 0
+	for i < len(b.sent) && now.Sub(b.sent[i]) >= window {
+		i++
+	}
+	if i > 0 {
+		b.sent = append(b.sent[:0], b.sent[i:]...)
+	}
 }
 
 // Unmute lifts the loop guard's mute on node and forgets its recent

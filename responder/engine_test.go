@@ -1,6 +1,8 @@
 package responder
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -211,8 +213,9 @@ func TestOneReplyPerPacket(t *testing.T) {
 			t.Fatalf("repeat: %v %s", d.Action, d.Reason)
 		}
 	}
-	// The same id from another sender is another packet.
-	if d := e.Decide(msg(0x77, func(in *Incoming) { in.From = bob }), rules, t0); d.Action != Send {
+	// The same id from another sender is another packet (answered once
+	// the rules have cooled down).
+	if d := e.Decide(msg(0x77, func(in *Incoming) { in.From = bob }), rules, t0.Add(MinCooldown)); d.Action != Send {
 		t.Fatalf("other sender: %v %s", d.Action, d.Reason)
 	}
 	// The same id on another radio is another packet.
@@ -251,7 +254,7 @@ func TestReplyAddressing(t *testing.T) {
 	if d.To != meshtastic.Broadcast || d.Channel != 2 || d.ReplyID != 5 {
 		t.Fatalf("broadcast reply: %+v", d)
 	}
-	d = e.Decide(msg(6, func(in *Incoming) { in.To = me }), []Rule{rule(1)}, t0)
+	d = e.Decide(msg(6, func(in *Incoming) { in.To = me }), []Rule{rule(1)}, t0.Add(MinCooldown))
 	if d.To != alice || d.Channel != 0 || d.ReplyID != 6 {
 		t.Fatalf("direct reply: %+v", d)
 	}
@@ -290,16 +293,27 @@ func TestCooldowns(t *testing.T) {
 	})
 	t.Run("per sender", func(t *testing.T) {
 		e := NewEngine(Config{})
-		rules := []Rule{rule(1, func(r *Rule) { r.SenderCooldown = time.Minute })}
+		rules := []Rule{rule(1, func(r *Rule) { r.SenderCooldown = 5 * time.Minute })}
 		e.Decide(msg(1), rules, t0)
-		if d := e.Decide(msg(2), rules, t0.Add(10*time.Second)); d.Reason != ReasonSenderCooldown {
+		if d := e.Decide(msg(2), rules, t0.Add(time.Minute)); d.Reason != ReasonSenderCooldown {
 			t.Fatalf("same sender: %v %s", d.Action, d.Reason)
 		}
-		if d := e.Decide(msg(3, func(in *Incoming) { in.From = bob }), rules, t0.Add(10*time.Second)); d.Action != Send {
+		if d := e.Decide(msg(3, func(in *Incoming) { in.From = bob }), rules, t0.Add(time.Minute)); d.Action != Send {
 			t.Fatalf("other sender: %v %s", d.Action, d.Reason)
 		}
-		if d := e.Decide(msg(4), rules, t0.Add(61*time.Second)); d.Action != Send {
+		if d := e.Decide(msg(4), rules, t0.Add(5*time.Minute)); d.Action != Send {
 			t.Fatalf("after: %v %s", d.Action, d.Reason)
+		}
+	})
+	t.Run("sender cooldown 0 is the rule cooldown", func(t *testing.T) {
+		e := NewEngine(Config{})
+		rules := []Rule{rule(1)} // Cooldown MinCooldown, SenderCooldown 0
+		e.Decide(msg(1), rules, t0)
+		if d := e.Decide(msg(2), rules, t0.Add(MinCooldown-time.Second)); d.Reason != ReasonCooldown {
+			t.Fatalf("same sender within the rule cooldown: %v %s", d.Action, d.Reason)
+		}
+		if d := e.Decide(msg(3), rules, t0.Add(MinCooldown)); d.Action != Send {
+			t.Fatalf("same sender after the rule cooldown: %v %s", d.Action, d.Reason)
 		}
 	})
 	t.Run("overlapping rules cool down together", func(t *testing.T) {
@@ -346,14 +360,14 @@ func TestDryRun(t *testing.T) {
 }
 
 func TestLoopGuard(t *testing.T) {
-	e := NewEngine(Config{LoopTriggers: 3, LoopWindow: time.Minute, LoopMute: 10 * time.Minute})
+	e := NewEngine(Config{LoopTriggers: 3, LoopWindow: 2 * time.Minute, LoopMute: 10 * time.Minute})
 	rules := []Rule{rule(1)}
 	at := t0
 	for i := range 3 {
 		if d := e.Decide(msg(uint32(i+1)), rules, at); d.Action != Send {
 			t.Fatalf("trigger %d: %v %s", i+1, d.Action, d.Reason)
 		}
-		at = at.Add(10 * time.Second)
+		at = at.Add(MinCooldown)
 	}
 	d := e.Decide(msg(4), rules, at)
 	if d.Action != Skip || d.Reason != ReasonLoop || !d.MutedUntil.Equal(at.Add(10*time.Minute)) {
@@ -371,9 +385,9 @@ func TestLoopGuard(t *testing.T) {
 		t.Fatalf("after mute: %v %s", d.Action, d.Reason)
 	}
 	// Slow triggers never trip it.
-	e2 := NewEngine(Config{LoopTriggers: 3, LoopWindow: time.Minute})
+	e2 := NewEngine(Config{LoopTriggers: 3, LoopWindow: 2 * time.Minute})
 	for i := range 10 {
-		if d := e2.Decide(msg(uint32(i+1)), rules, t0.Add(time.Duration(i)*21*time.Second)); d.Action != Send {
+		if d := e2.Decide(msg(uint32(i+1)), rules, t0.Add(time.Duration(i)*41*time.Second)); d.Action != Send {
 			t.Fatalf("slow trigger %d: %v %s", i, d.Action, d.Reason)
 		}
 	}
@@ -395,17 +409,25 @@ func TestLoopGuard(t *testing.T) {
 
 func TestConcurrentDecideAnswersOnce(t *testing.T) {
 	e := NewEngine(Config{})
-	rules := []Rule{rule(1), rule(2), rule(3)}
+	// One radio per packet, each with its own three rules, so neither the
+	// cooldowns nor the reply budget hold a packet back: only
+	// deduplication stands between the goroutines and a second reply.
+	rules := map[string][]Rule{}
+	for id := range int64(200) {
+		radio := fmt.Sprint("r", id)
+		for k := range int64(3) {
+			rules[radio] = append(rules[radio], rule(id*3+k+1, func(r *Rule) { r.Radio = radio }))
+		}
+	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	sends := map[uint32]int{}
 	for g := range 8 {
 		wg.Go(func() {
 			for id := range uint32(200) {
-				// One packet per sender, so only deduplication stands
-				// between the goroutines and a second reply.
-				in := msg(id, func(in *Incoming) { in.From, in.ViaMQTT = 1000+id, g%2 == 0 })
-				if e.Decide(in, rules, t0).Action == Send {
+				radio := fmt.Sprint("r", id)
+				in := msg(id, func(in *Incoming) { in.Radio, in.From, in.ViaMQTT = radio, 1000+id, g%2 == 0 })
+				if e.Decide(in, rules[radio], t0).Action == Send {
 					mu.Lock()
 					sends[id]++
 					mu.Unlock()
@@ -455,5 +477,87 @@ func TestNewIncoming(t *testing.T) {
 	p.GetDecoded().Emoji, p.GetDecoded().Portnum = 0, pb.PortNum_POSITION_APP
 	if in := NewIncoming("base", p, self, sender); in.Text != "" {
 		t.Fatal("non-text ports carry no text")
+	}
+}
+
+func TestReplyBudget(t *testing.T) {
+	e := NewEngine(Config{Budget: 3, BudgetWindow: 10 * time.Minute})
+	// Five rules with their own triggers: cooldowns are per rule, so only
+	// the budget keeps them from answering five times in five minutes.
+	var rules []Rule
+	for i := range int64(5) {
+		rules = append(rules, rule(i+1, func(r *Rule) { r.Trigger = fmt.Sprint("ping", i+1) }))
+	}
+	say := func(id uint32, text string, mods ...func(*Incoming)) Incoming {
+		return msg(id, append([]func(*Incoming){func(in *Incoming) { in.Text = text }}, mods...)...)
+	}
+	for i := range 3 {
+		if d := e.Decide(say(uint32(i+1), fmt.Sprint("ping", i+1)), rules, t0.Add(time.Duration(i)*time.Minute)); d.Action != Send {
+			t.Fatalf("reply %d: %v %s", i+1, d.Action, d.Reason)
+		}
+	}
+	st := e.Budget("base", t0.Add(3*time.Minute))
+	if st.Used != 3 || st.Limit != 3 || st.Window != 10*time.Minute || st.Refused != 0 || !st.ResetAt.Equal(t0.Add(10*time.Minute)) || !st.Spent() {
+		t.Fatalf("after three replies: %+v", st)
+	}
+	d := e.Decide(say(4, "ping4"), rules, t0.Add(3*time.Minute))
+	if d.Action != Skip || d.Reason != ReasonBudget || d.Rule.ID != 4 {
+		t.Fatalf("fourth reply: %+v", d)
+	}
+	// A refused reply starts no cooldown: the same rule is refused by the
+	// budget again, not by its cooldown.
+	if d := e.Decide(say(5, "ping4", func(in *Incoming) { in.From = bob }), rules, t0.Add(3*time.Minute+time.Second)); d.Reason != ReasonBudget {
+		t.Fatalf("fifth: %v %s", d.Action, d.Reason)
+	}
+	// A dry-run rule sends nothing, so it is not held back and takes nothing.
+	dry := rule(9, func(r *Rule) { r.Trigger, r.DryRun = "try", true })
+	if d := e.Decide(say(6, "try"), []Rule{dry}, t0.Add(4*time.Minute)); d.Action != WouldSend {
+		t.Fatalf("dry run while the budget is spent: %v %s", d.Action, d.Reason)
+	}
+	// Another radio has its own budget.
+	field := rule(10, func(r *Rule) { r.Radio = "field" })
+	if d := e.Decide(msg(7, func(in *Incoming) { in.Radio = "field" }), []Rule{field}, t0.Add(4*time.Minute)); d.Action != Send {
+		t.Fatalf("other radio: %v %s", d.Action, d.Reason)
+	}
+	if st := e.Budget("base", t0.Add(4*time.Minute)); st.Used != 3 || st.Refused != 2 {
+		t.Fatalf("after refusals: %+v", st)
+	}
+	// The window slides: once the first reply is ten minutes old, one more.
+	if d := e.Decide(say(8, "ping4"), rules, t0.Add(10*time.Minute)); d.Action != Send || d.Rule.ID != 4 {
+		t.Fatalf("after the window: %v %s", d.Action, d.Reason)
+	}
+	if d := e.Decide(say(9, "ping5"), rules, t0.Add(10*time.Minute+time.Second)); d.Reason != ReasonBudget {
+		t.Fatalf("still full: %v %s", d.Action, d.Reason)
+	}
+	st = e.Budget("base", t0.Add(10*time.Minute+time.Second))
+	if st.Used != 3 || st.Refused != 3 || !st.ResetAt.Equal(t0.Add(11*time.Minute)) {
+		t.Fatalf("slid: %+v", st)
+	}
+	b, err := json.Marshal(st)
+	if err != nil || string(b) != `{"used":3,"limit":3,"window":600,"refused":3,"reset_at":"2026-05-01T12:41:00Z"}` {
+		t.Fatalf("JSON: %s %v", b, err)
+	}
+	if st := e.Budget("base", t0.Add(time.Hour)); st.Used != 0 || !st.ResetAt.IsZero() || st.Refused != 3 || st.Spent() {
+		t.Fatalf("an hour later: %+v", st)
+	}
+}
+
+// However many rules a radio has, the default budget caps its replies.
+func TestDefaultBudgetCapsManyRules(t *testing.T) {
+	e := NewEngine(Config{})
+	var rules []Rule
+	for i := range int64(25) {
+		rules = append(rules, rule(i+1, func(r *Rule) { r.Trigger = fmt.Sprint("q", i+1) }))
+	}
+	sent := 0
+	for i := range 25 {
+		in := msg(uint32(i+1), func(in *Incoming) { in.Text, in.From = fmt.Sprint("q", i+1), 5000+uint32(i) })
+		if e.Decide(in, rules, t0.Add(time.Duration(i)*time.Second)).Action == Send {
+			sent++
+		}
+	}
+	st := e.Budget("base", t0.Add(time.Minute))
+	if sent != DefaultBudget || st.Used != DefaultBudget || st.Limit != DefaultBudget || st.Window != DefaultBudgetWindow || st.Refused != 15 {
+		t.Fatalf("%d sent; budget %+v", sent, st)
 	}
 }

@@ -16,11 +16,12 @@ var t0 = time.Date(2026, 5, 1, 12, 30, 0, 0, time.UTC)
 
 func u32(v uint32) *uint32 { return &v }
 
-// rule returns a valid, enabled rule answering "ping" on radio "base".
+// rule returns a valid, enabled rule answering "ping" on radio "base",
+// with the shortest cooldown allowed.
 func rule(id int64, mods ...func(*Rule)) Rule {
 	r := Rule{
 		ID: id, Radio: "base", Owner: "SHA256:op1", OwnerName: "op1",
-		Trigger: "ping", Match: MatchExact, Reply: "pong {sender_name}", Enabled: true,
+		Trigger: "ping", Match: MatchExact, Reply: "pong {sender_name}", Enabled: true, Cooldown: MinCooldown,
 	}
 	for _, m := range mods {
 		m(&r)

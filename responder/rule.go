@@ -25,6 +25,22 @@ const (
 	maxRadioName = 64
 )
 
+// Cooldown limits and defaults. The mesh is shared and slow: a full text
+// costs up to ~2 s of airtime on every router that repeats it, so no rule
+// may answer more often than once per MinCooldown, whatever its owner
+// sets. Front ends fill in the defaults when the user gives no value, so
+// every way of making a rule ends up with the same ones.
+const (
+	// MinCooldown is the shortest Cooldown a rule may have, and the
+	// shortest SenderCooldown other than 0.
+	MinCooldown = 30 * time.Second
+	// DefaultCooldown is the Cooldown of a rule made without one.
+	DefaultCooldown = time.Minute
+	// DefaultSenderCooldown is the SenderCooldown of a rule made without
+	// one.
+	DefaultSenderCooldown = 5 * time.Minute
+)
+
 // Rule is one auto-responder rule of one radio. A rule belongs to the
 // operator who made it (Owner, the SSH key fingerprint) but runs for the
 // radio as long as the radio is connected, whether or not the owner is
@@ -44,8 +60,14 @@ type Rule struct {
 	Channel *uint32 // only messages on this channel index; nil: any
 
 	// Cooldown is the least time between two replies of this rule, to
-	// anyone. SenderCooldown is the least time between two replies of this
-	// rule to the same sender. Zero disables either.
+	// anyone: at least MinCooldown (there is no "no cooldown").
+	// SenderCooldown is the least time between two replies of this rule to
+	// the same sender, for a rule that may answer often but should not
+	// answer one person again and again. It is 0 or at least MinCooldown;
+	// 0 means the rule cooldown alone, which already spaces the replies to
+	// any one sender. (0 is allowed rather than refused because it is the
+	// natural way to say "no separate limit", and it cannot flood: the
+	// rule cooldown still applies.)
 	Cooldown       time.Duration
 	SenderCooldown time.Duration
 
@@ -83,10 +105,15 @@ func (r *Rule) Validate() error {
 		return fmt.Errorf("%w: source %d out of range", ErrInvalid, r.Source)
 	case r.Channel != nil && *r.Channel > MaxChannel:
 		return fmt.Errorf("%w: channel %d out of range 0-%d", ErrInvalid, *r.Channel, MaxChannel)
-	case r.Cooldown < 0 || r.Cooldown > MaxCooldown:
-		return fmt.Errorf("%w: cooldown %s out of range 0-%s", ErrInvalid, r.Cooldown, MaxCooldown)
-	case r.SenderCooldown < 0 || r.SenderCooldown > MaxCooldown:
-		return fmt.Errorf("%w: sender cooldown %s out of range 0-%s", ErrInvalid, r.SenderCooldown, MaxCooldown)
+	case r.Cooldown < MinCooldown:
+		return fmt.Errorf("%w: cooldown %s is below the minimum of %s", ErrInvalid, r.Cooldown, MinCooldown)
+	case r.Cooldown > MaxCooldown:
+		return fmt.Errorf("%w: cooldown %s is above the maximum of %s", ErrInvalid, r.Cooldown, MaxCooldown)
+	case r.SenderCooldown != 0 && r.SenderCooldown < MinCooldown:
+		return fmt.Errorf("%w: sender cooldown %s is below the minimum of %s (0 means the rule cooldown alone)",
+			ErrInvalid, r.SenderCooldown, MinCooldown)
+	case r.SenderCooldown > MaxCooldown:
+		return fmt.Errorf("%w: sender cooldown %s is above the maximum of %s", ErrInvalid, r.SenderCooldown, MaxCooldown)
 	}
 	if r.Match == MatchRegex {
 		if _, err := compileTrigger(r.Trigger); err != nil {
