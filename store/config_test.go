@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -233,4 +234,51 @@ func jsonHas(raw json.RawMessage, key string, want any) bool {
 		return false
 	}
 	return reflect.DeepEqual(m[key], want)
+}
+
+// Rules saved before the 30 s minimum cooldown are raised to it when the
+// database is upgraded, and the audit log says so.
+func TestMigrationRaisesShortCooldowns(t *testing.T) {
+	if responder.MinCooldown != 30*time.Second {
+		t.Fatal("migration 4 writes the 30 s minimum; a new minimum needs a new migration")
+	}
+	path := dbPath(t)
+	db, err := sql.Open("sqlite", dsn(path, true, time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, _, err := migrate(ctx, db, migrations[:3], 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, cd := range [][2]int64{{0, 0}, {5000, 10000}, {60000, 0}, {60000, 300000}} {
+		if _, err := db.Exec(`INSERT INTO rules (radio, owner, owner_name, trigger_text, match_kind, reply, msg_type, source,
+	channel, cooldown_ms, sender_cooldown_ms, enabled, dry_run, expires_ms, created_ms, updated_ms)
+	VALUES ('base', 'SHA256:op', 'op', 'ping', 'contains', 'pong', 'both', 'both', NULL, $1, $2, TRUE, FALSE, NULL, 0, 0)`,
+			cd[0], cd[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s := openAt(t, path, Options{})
+	rules, err := s.Rules(ctx, "base")
+	if err != nil || len(rules) != 4 {
+		t.Fatalf("%d rules, %v", len(rules), err)
+	}
+	want := [][2]time.Duration{{30 * time.Second, 0}, {30 * time.Second, 30 * time.Second}, {time.Minute, 0}, {time.Minute, 5 * time.Minute}}
+	for i, r := range rules {
+		if r.Cooldown != want[i][0] || r.SenderCooldown != want[i][1] {
+			t.Errorf("rule %d: cooldowns %s/%s, want %s/%s", r.ID, r.Cooldown, r.SenderCooldown, want[i][0], want[i][1])
+		}
+		if err := r.Validate(); err != nil {
+			t.Errorf("rule %d after the upgrade: %v", r.ID, err)
+		}
+	}
+	audit, _ := s.Audit(ctx, AuditQuery{})
+	if len(audit) != 2 || audit[0].Action != ActionRuleUpdate || audit[0].User != "meshgate" ||
+		audit[0].Detail != "rule 1: cooldowns raised to the 30s minimum" || audit[1].Detail != "rule 2: cooldowns raised to the 30s minimum" ||
+		time.Since(audit[0].At) > time.Minute {
+		t.Fatalf("audit: %+v", audit)
+	}
 }

@@ -156,6 +156,20 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 	`
 DROP TABLE IF EXISTS settings;
 `,
+	// 4: rules may no longer answer more often than every 30 s (rule
+	// cooldown at least 30 s; sender cooldown 0 or at least 30 s, see
+	// responder.MinCooldown). Raise the rules saved before that to the
+	// minimum, rather than let the engine skip them as invalid, and say so
+	// in the audit log.
+	`
+INSERT INTO audit (time_ms, user_name, fingerprint, radio, action, detail, before_json, after_json)
+SELECT CAST(strftime('%s', 'now') AS INTEGER) * 1000, 'meshgate', '', radio, 'rule.update',
+	'rule ' || id || ': cooldowns raised to the 30s minimum', NULL, NULL
+FROM rules WHERE cooldown_ms < 30000 OR (sender_cooldown_ms > 0 AND sender_cooldown_ms < 30000)
+ORDER BY id;
+UPDATE rules SET cooldown_ms = 30000 WHERE cooldown_ms < 30000;
+UPDATE rules SET sender_cooldown_ms = 30000 WHERE sender_cooldown_ms > 0 AND sender_cooldown_ms < 30000;
+`,
 }
 
 // SchemaVersion is the schema version this build writes.
