@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,36 +34,66 @@ type Automation struct {
 	sets    map[string]*filter.Set
 	beacons map[string]responder.Beacon
 	counter map[string]*filter.Counter
+	paused  map[string]time.Time // radio -> when its users were last told the budget is spent
 
-	replies, dryRuns, skipped atomic.Uint64
+	replies, dryRuns, skipped, budgetRefused atomic.Uint64
 }
 
-// NewAutomation returns the automation over st (which must not be nil).
+// AutomationConfig tunes an Automation. Zero fields take the defaults.
+type AutomationConfig struct {
+	// Responder tunes the rule engine. Its Budget and BudgetWindow cap the
+	// automatic replies of each radio across all rules: by default
+	// responder.DefaultBudget (10) per responder.DefaultBudgetWindow (10
+	// minutes).
+	Responder responder.Config
+	Logger    *slog.Logger
+}
+
+// NewAutomation returns the automation over st (which must not be nil)
+// with the default settings.
 func NewAutomation(st *store.Store, logger *slog.Logger) *Automation {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+	return NewAutomationWith(st, AutomationConfig{Logger: logger})
+}
+
+// NewAutomationWith returns the automation over st (which must not be
+// nil) with cfg's settings.
+func NewAutomationWith(st *store.Store, cfg AutomationConfig) *Automation {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Automation{store: st, engine: responder.NewEngine(responder.Config{}), log: logger,
-		counter: map[string]*filter.Counter{}}
+	return &Automation{store: st, engine: responder.NewEngine(cfg.Responder), log: cfg.Logger,
+		counter: map[string]*filter.Counter{}, paused: map[string]time.Time{}}
 }
 
 // AutomationStats counts what the automation did.
 type AutomationStats struct {
-	Replies  uint64 `json:"replies"`    // automatic replies sent
-	DryRuns  uint64 `json:"dry_runs"`   // replies a dry-run rule would have sent
-	Filtered uint64 `json:"filtered"`   // packets radio-wide filters kept out of history and the responder
-	Dropped  uint64 `json:"db_dropped"` // history records the store could not queue
+	Replies       uint64 `json:"replies"`        // automatic replies sent
+	DryRuns       uint64 `json:"dry_runs"`       // replies a dry-run rule would have sent
+	BudgetRefused uint64 `json:"budget_refused"` // replies held back by a radio's reply budget, all radios
+	Filtered      uint64 `json:"filtered"`       // packets radio-wide filters kept out of history and the responder
+	Dropped       uint64 `json:"db_dropped"`     // history records the store could not queue
 }
 
 // Stats returns the counters.
 func (a *Automation) Stats() AutomationStats {
-	st := AutomationStats{Replies: a.replies.Load(), DryRuns: a.dryRuns.Load(), Dropped: a.store.Stats().Dropped}
+	st := AutomationStats{Replies: a.replies.Load(), DryRuns: a.dryRuns.Load(), BudgetRefused: a.budgetRefused.Load(),
+		Dropped: a.store.Stats().Dropped}
 	a.mu.Lock()
 	for _, c := range a.counter {
 		st.Filtered += c.Snapshot().Hidden
 	}
 	a.mu.Unlock()
 	return st
+}
+
+// BudgetStatus is a radio's reply budget: replies used in the sliding
+// window, the limit, the window, replies refused so far and when the next
+// one becomes possible.
+type BudgetStatus = responder.BudgetStatus
+
+// Budget returns radio's reply budget now.
+func (a *Automation) Budget(radio string) BudgetStatus {
+	return a.engine.Budget(radio, time.Now())
 }
 
 // refresh re-reads rules, filters and beacons when the store says they
@@ -172,7 +203,8 @@ func (a *Automation) observe(b *Broker, p *Packet, msg *Message) {
 	if n, ok := v.Nodes[p.P.GetFrom()]; ok && (n.LongName != "" || n.ShortName != "") {
 		sender = n
 	}
-	d := a.engine.Decide(responder.NewIncoming(b.cfg.Name, p.P, self, sender), rules, time.Now())
+	now := time.Now()
+	d := a.engine.Decide(responder.NewIncoming(b.cfg.Name, p.P, self, sender), rules, now)
 	switch d.Action {
 	case responder.Send:
 		a.replies.Add(1)
@@ -184,7 +216,49 @@ func (a *Automation) observe(b *Broker, p *Packet, msg *Message) {
 			d.Rule.ID, meshtastic.NodeID(p.P.GetFrom()), d.Text)})
 	default:
 		a.skipped.Add(1)
+		if d.Reason == responder.ReasonBudget {
+			a.budgetRefused.Add(1)
+			a.budgetSpent(b, d, now)
+		}
 	}
+}
+
+// budgetSpent tells the radio's users that the reply budget held a reply
+// back: once per budget window, so a busy channel does not turn into a
+// stream of notices. The refusal itself is counted by the engine.
+func (a *Automation) budgetSpent(b *Broker, d responder.Decision, now time.Time) {
+	st := a.engine.Budget(b.cfg.Name, now)
+	a.mu.Lock()
+	last, told := a.paused[b.cfg.Name]
+	tell := !told || now.Sub(last) >= st.Window
+	if tell {
+		a.paused[b.cfg.Name] = now
+	}
+	a.mu.Unlock()
+	b.log.Info("responder reply held back by the budget", "rule", d.Rule.ID, "used", st.Used, "limit", st.Limit,
+		"window", st.Window, "refused", st.Refused, "next_at", st.ResetAt)
+	if tell {
+		b.Announce(budgetNotice(b.cfg.Name, st))
+	}
+}
+
+// budgetNotice is what a radio's users are told when its reply budget
+// holds replies back, e.g. "auto-replies paused on base: 10 sent in the
+// last 10m (budget)".
+func budgetNotice(radio string, st BudgetStatus) string {
+	return fmt.Sprintf("auto-replies paused on %s: %d sent in the last %s (budget)", radio, st.Used, shortDuration(st.Window))
+}
+
+// shortDuration writes d without zero tails: 10m, 1h30m, 45s.
+func shortDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // autoReply sends a responder's reply through the broker's normal text
@@ -207,6 +281,15 @@ func storeMessage(radio string, m *Message) store.Message {
 
 // beaconLoop sends the radio's beacon when it is due, while the radio is
 // connected. It checks twice a minute; beacons are at least 15 min apart.
+//
+// Beacons do not count against the reply budget, and the budget does not
+// stop them. The budget exists because replies are provoked: their number
+// follows other people's traffic, and many rules can answer. A beacon is
+// one per radio, set by an operator, and its interval (at least
+// responder.MinBeaconInterval) already bounds it to less than one message
+// per budget window. Counting it would only let a chatty channel silence
+// the one scheduled message the team relies on to see the gateway alive,
+// or let the beacon take a reply's place.
 func (b *Broker) beaconLoop(ctx context.Context) {
 	a := b.cfg.Automation
 	t := time.NewTicker(b.cfg.BeaconCheck)

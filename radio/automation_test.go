@@ -2,6 +2,7 @@ package radio
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -120,7 +121,7 @@ func TestDryRunAndRadioFilters(t *testing.T) {
 		}
 	}
 	if _, err := st.AddRule(ctx, admin, responder.Rule{Radio: "test", Owner: admin.Fingerprint, OwnerName: "ada",
-		Trigger: "ping", Match: responder.MatchContains, Reply: "pong", Enabled: true, DryRun: true}); err != nil {
+		Trigger: "ping", Match: responder.MatchContains, Reply: "pong", Cooldown: responder.DefaultCooldown, Enabled: true, DryRun: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.AddFilter(ctx, admin, filter.Filter{Scope: filter.ScopeRadio, Radio: "test", Owner: admin.Fingerprint,
@@ -187,5 +188,88 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	msgs := b2.Messages(0)
 	if len(msgs) != 1 || msgs[0].Text != "remember me" {
 		t.Fatalf("history after restart: %+v", msgs)
+	}
+}
+
+// The reply budget caps a radio's automatic replies across all rules: the
+// reply over budget is not sent, the refusal is counted, and the radio's
+// users are told once per budget window.
+func TestReplyBudget(t *testing.T) {
+	r, addr := simRadio(t, sim.Config{Seed: 24, Nodes: 8, Limits: sim.RateLimits{Text: -1}})
+	st := openStore(t, filepath.Join(t.TempDir(), "db"))
+	defer st.Close()
+	ctx := context.Background()
+	op := store.Actor{Name: "otto", Fingerprint: "SHA256:otto"}
+	// Four rules with their own triggers: each has its own cooldown, so
+	// only the budget stands between them and four replies.
+	for i := range 4 {
+		if _, err := st.AddRule(ctx, op, responder.Rule{Radio: "test", Owner: op.Fingerprint, OwnerName: op.Name,
+			Trigger: fmt.Sprint("ping", i), Match: responder.MatchExact, Reply: fmt.Sprint("pong", i),
+			Cooldown: responder.MinCooldown, Enabled: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := NewAutomationWith(st, AutomationConfig{Responder: responder.Config{Budget: 2, BudgetWindow: 10 * time.Minute}})
+	b := startBroker(t, addr, Config{Store: st, Automation: a, TextPace: 10 * time.Millisecond})
+	sub := b.Subscribe("watcher")
+	defer sub.Close()
+	waitState(t, b, Connected, 10*time.Second)
+	n := knownRF(t, r)
+	for i := range 4 {
+		r.Inject(textFrom(n.GetNum(), uint32(0x5000+i), fmt.Sprint("ping", i)))
+	}
+	var notices []string
+	deadline := time.After(5 * time.Second)
+	for len(notices) == 0 || a.Budget("test").Refused < 2 {
+		select {
+		case ev := <-sub.Events():
+			if ev.Kind == EvAnnounce && strings.Contains(ev.Text, "auto-replies paused") {
+				notices = append(notices, ev.Text)
+			}
+		case <-deadline:
+			t.Fatalf("budget never bit: notices %q, budget %+v", notices, a.Budget("test"))
+		}
+	}
+	// Let any stray reply or second notice arrive before counting.
+	time.Sleep(300 * time.Millisecond)
+	for len(sub.Events()) > 0 {
+		if ev := <-sub.Events(); ev.Kind == EvAnnounce && strings.Contains(ev.Text, "auto-replies paused") {
+			notices = append(notices, ev.Text)
+		}
+	}
+	if len(notices) != 1 || notices[0] != "auto-replies paused on test: 2 sent in the last 10m (budget)" {
+		t.Fatalf("notices: %q", notices)
+	}
+	got := replies(b)
+	if len(got) != 2 || got[0].Text+got[1].Text != "pong0pong1" && got[0].Text+got[1].Text != "pong1pong0" {
+		t.Fatalf("replies: %+v", got)
+	}
+	bs := a.Budget("test")
+	if bs.Used != 2 || bs.Limit != 2 || bs.Window != 10*time.Minute || bs.Refused != 2 ||
+		time.Until(bs.ResetAt) < 9*time.Minute || time.Until(bs.ResetAt) > 10*time.Minute {
+		t.Fatalf("budget: %+v", bs)
+	}
+	if s := a.Stats(); s.Replies != 2 || s.BudgetRefused != 2 {
+		t.Fatalf("stats: %+v", s)
+	}
+	if other := a.Budget("elsewhere"); other.Used != 0 || other.Refused != 0 || other.Limit != 2 {
+		t.Fatalf("another radio's budget: %+v", other)
+	}
+}
+
+func TestDefaultBudget(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "db"))
+	defer st.Close()
+	bs := NewAutomation(st, nil).Budget("base")
+	if bs.Limit != 10 || bs.Window != 10*time.Minute || bs.Used != 0 || !bs.ResetAt.IsZero() {
+		t.Fatalf("default budget: %+v", bs)
+	}
+	if got := budgetNotice("base", BudgetStatus{Used: 10, Limit: 10, Window: 10 * time.Minute}); got != "auto-replies paused on base: 10 sent in the last 10m (budget)" {
+		t.Fatal(got)
+	}
+	for d, want := range map[time.Duration]string{time.Hour: "1h", 90 * time.Minute: "1h30m", 45 * time.Second: "45s", 90 * time.Second: "1m30s"} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%s) = %q, want %q", d, got, want)
+		}
 	}
 }
