@@ -91,6 +91,8 @@ const (
 	// ManageRules creates, changes or deletes responders, filters and
 	// beacons.
 	ManageRules
+	// Request asks a node for its position, telemetry or node info.
+	Request
 
 	// WriteConfig changes the radio's device, channel or MQTT configuration.
 	WriteConfig
@@ -107,6 +109,11 @@ const (
 	// Dial connects to a radio address that is not in the configuration
 	// (still limited to the server's --allow-dial ranges).
 	Dial
+	// ReadAudit reads the audit log.
+	ReadAudit
+	// ManageOthers changes what another user owns (their responder rules
+	// and filters).
+	ManageOthers
 )
 
 func (a Action) String() string {
@@ -135,6 +142,12 @@ func (a Action) String() string {
 		return "manage-sessions"
 	case Dial:
 		return "dial"
+	case Request:
+		return "request"
+	case ReadAudit:
+		return "read-audit"
+	case ManageOthers:
+		return "manage-others"
 	}
 	return fmt.Sprintf("Action(%d)", int(a))
 }
@@ -145,9 +158,9 @@ func (a Action) minRole() Role {
 	switch {
 	case a == Read:
 		return Viewer
-	case a >= Send && a <= ManageRules:
+	case a >= Send && a <= Request:
 		return Operator
-	case a >= WriteConfig && a <= Dial:
+	case a >= WriteConfig && a <= ManageOthers:
 		return Admin
 	}
 	return 0

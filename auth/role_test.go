@@ -63,6 +63,9 @@ func TestRoleCan(t *testing.T) {
 		{ResetNodeDB, false, false, true},
 		{ManageSessions, false, false, true},
 		{Dial, false, false, true},
+		{Request, false, true, true},
+		{ReadAudit, false, false, true},
+		{ManageOthers, false, false, true},
 	}
 	for _, tt := range tests {
 		for r, want := range map[Role]bool{Viewer: tt.viewer, Operator: tt.operator, Admin: tt.admin} {
@@ -71,7 +74,7 @@ func TestRoleCan(t *testing.T) {
 			}
 		}
 	}
-	if Admin.Can(Action(0)) || Admin.Can(Dial+1) || Role(0).Can(Read) {
+	if Admin.Can(Action(0)) || Admin.Can(ManageOthers+1) || Role(0).Can(Read) {
 		t.Error("unknown actions or invalid roles are allowed")
 	}
 	if Dial.String() != "dial" || Action(99).String() != "Action(99)" {

@@ -1,0 +1,218 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/radio"
+)
+
+// Identity is who the caller is, as `whoami` shows it.
+type Identity struct {
+	Name        string   `json:"name"`
+	Fingerprint string   `json:"fingerprint"`
+	Role        string   `json:"role"`
+	Radios      []string `json:"radios"`
+	Session     string   `json:"session,omitempty"`
+	RemoteAddr  string   `json:"remote_addr,omitempty"`
+}
+
+// Whoami describes the caller.
+func (b *Backend) Whoami(c Caller) (Identity, error) {
+	if err := Allowed(c.Identity, OpWhoami, "", ""); err != nil {
+		return Identity{}, err
+	}
+	id := Identity{Name: c.Name, Fingerprint: c.Fingerprint, Role: roleName(c.Role), Radios: b.allowedRadios(c.Identity)}
+	if c.Session != nil {
+		id.Session = c.Session.ID()
+		id.RemoteAddr = c.Session.User().RemoteAddr
+	}
+	return id, nil
+}
+
+// RadioStatus is one radio's link state.
+type RadioStatus struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	State   string `json:"state"`
+	// Since is when the link entered its state.
+	Since time.Time `json:"since"`
+	// Reason is a short reason for the state when the radio is not
+	// connected (for tables); Error is the whole last error.
+	Reason      string    `json:"reason,omitempty"`
+	Error       string    `json:"error,omitempty"`
+	RetryAt     time.Time `json:"retry_at,omitzero"`
+	Users       int       `json:"users"`
+	NodeID      string    `json:"node_id,omitempty"`
+	NodeName    string    `json:"node_name,omitempty"`
+	LastPacket  time.Time `json:"last_packet,omitzero"`
+	Reconnects  int       `json:"reconnects"`
+	PacketsIn   uint64    `json:"packets_in"`
+	PacketsOut  uint64    `json:"packets_out"`
+	FanoutDrops uint64    `json:"fanout_drops"`
+}
+
+// Radios lists the radios the caller may use and their link state.
+func (b *Backend) Radios(c Caller) ([]RadioStatus, error) {
+	if err := Allowed(c.Identity, OpRadios, "", ""); err != nil {
+		return nil, err
+	}
+	out := []RadioStatus{}
+	for _, name := range b.allowedRadios(c.Identity) {
+		br, err := b.radios.Get(name)
+		if err != nil {
+			continue
+		}
+		out = append(out, b.radioStatus(br))
+	}
+	return out, nil
+}
+
+// RadioStatus describes one radio the caller may use.
+func (b *Backend) RadioStatus(c Caller, name string) (RadioStatus, error) {
+	br, err := b.radio(c, name)
+	if err != nil {
+		return RadioStatus{}, err
+	}
+	return b.radioStatus(br), nil
+}
+
+func (b *Backend) radioStatus(br *radio.Broker) RadioStatus {
+	st := br.Status()
+	rs := RadioStatus{Name: st.Name, Address: st.Address, State: st.State.String(), Since: utc(st.Since),
+		RetryAt: utc(st.RetryAt), NodeID: st.NodeID, NodeName: st.NodeName, LastPacket: utc(st.LastPacket),
+		Reconnects: st.Reconnects, PacketsIn: st.PacketsIn, PacketsOut: st.PacketsOut, FanoutDrops: st.Drops}
+	if b.sessions != nil {
+		rs.Users = b.sessions.CountOnRadio(st.Name)
+	}
+	if st.State != radio.Connected && st.LastError != "" {
+		rs.Error = st.LastError
+		rs.Reason = shortReason(st.LastError)
+	}
+	if !rs.RetryAt.IsZero() && !rs.RetryAt.After(b.now()) {
+		rs.RetryAt = time.Time{} // a retry in the past is no retry
+	}
+	return rs
+}
+
+// shortReason keeps the most telling part of an error chain for a table:
+// "dial tcp 127.0.0.1:4403: connect: connection refused" → "connection
+// refused".
+func shortReason(s string) string {
+	if i := strings.LastIndex(s, ": "); i >= 0 && len(s)-i > 8 {
+		s = s[i+2:]
+	}
+	if r := []rune(s); len(r) > 40 {
+		s = string(r[:39]) + "…"
+	}
+	return s
+}
+
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}
+
+// allowedRadios lists the configured radios id may use.
+func (b *Backend) allowedRadios(id auth.Identity) []string {
+	out := []string{}
+	for _, n := range b.radios.Names() {
+		if id.MayUse(n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// AllowedRadios lists the configured radios the caller may use.
+func (b *Backend) AllowedRadios(c Caller) []string { return b.allowedRadios(c.Identity) }
+
+// radio resolves a radio name for the caller: a configured radio the key
+// may use, the only one it may use when name is empty, or (admins) an
+// address inside the gateway's dial ranges.
+func (b *Backend) radio(c Caller, name string) (*radio.Broker, error) {
+	allowed := b.allowedRadios(c.Identity)
+	if name == "" {
+		switch len(allowed) {
+		case 1:
+			name = allowed[0]
+		case 0:
+			return nil, denied("your key may not use any radio")
+		default:
+			return nil, invalid("choose a radio with -r (one of: %s)", strings.Join(allowed, ", "))
+		}
+	}
+	if br, err := b.radios.Get(name); err == nil {
+		if !c.MayUse(name) {
+			return nil, denied("your key may not use radio %q", name)
+		}
+		return br, nil
+	}
+	if strings.ContainsAny(name, ":/") {
+		if err := Allowed(c.Identity, OpDial, "", ""); err != nil {
+			return nil, err
+		}
+		br, err := b.radios.Adhoc(name)
+		if err != nil {
+			if errors.Is(err, radio.ErrDialDenied) {
+				return nil, denied("%v", err)
+			}
+			return nil, invalid("%v", err)
+		}
+		b.log.Info("ad-hoc radio", "session", c.SessionID(), "user", c.Name, "address", name)
+		return br, nil
+	}
+	return nil, notFound("no radio named %q (one of: %s)", name, strings.Join(allowed, ", "))
+}
+
+// Resolve checks that the caller may use the named radio and returns its
+// canonical name (an address an admin dialled comes back normalised).
+func (b *Backend) Resolve(c Caller, name string) (string, error) {
+	br, err := b.radio(c, name)
+	if err != nil {
+		return "", err
+	}
+	return br.Name(), nil
+}
+
+// Broker gives a front end the radio's broker for what it streams itself
+// (the UI's live view, packets --follow) once the caller may use it.
+func (b *Backend) Broker(c Caller, name string) (*radio.Broker, error) {
+	return b.radio(c, name)
+}
+
+// connected makes the broker connect for the caller and waits (bounded)
+// for the link. The returned release must be called when done; the link
+// stays up for the broker's grace period after that.
+func (b *Backend) connected(ctx context.Context, c Caller, br *radio.Broker, wait time.Duration) (func(), error) {
+	if wait <= 0 {
+		wait = b.wait
+	}
+	sub := br.Subscribe(c.SessionID())
+	if c.Session != nil {
+		c.Session.Bind(br.Name())
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := br.WaitConnected(wctx); err != nil {
+		sub.Close()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, &Error{Kind: ErrTimeout, Msg: err.Error(), Err: err}
+		}
+		return nil, failed(err)
+	}
+	return sub.Close, nil
+}
+
+// bind marks the caller's session as using the radio (for `sessions` and
+// user counts) without connecting it.
+func bind(c Caller, br *radio.Broker) {
+	if c.Session != nil {
+		c.Session.Bind(br.Name())
+	}
+}

@@ -1,0 +1,153 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/meshgate/meshgate/meshtastic"
+	"github.com/meshgate/meshgate/radio"
+	"github.com/meshgate/meshgate/sessions"
+)
+
+// Hop is one relay of a traced route.
+type Hop struct {
+	// ID is the relay's node id, or "unknown" for a relay that did not
+	// identify itself (Num is then null).
+	ID  string   `json:"id"`
+	Num *uint32  `json:"num"`
+	SNR *float32 `json:"snr"` // dB; null when unknown
+}
+
+// Trace is the result of one traceroute.
+type Trace struct {
+	Radio     string    `json:"radio"`
+	Target    string    `json:"target"`
+	TargetNum uint32    `json:"target_num"`
+	At        time.Time `json:"time"`
+	// Outcome is complete, timeout or error.
+	Outcome string `json:"outcome"`
+	Error   string `json:"error,omitempty"`
+	// Towards runs from the first relay to the target; Back from the
+	// first relay on the way back (null when the reply had no return path).
+	Towards     []Hop   `json:"towards"`
+	Back        []Hop   `json:"back"`
+	RTTSeconds  float64 `json:"rtt_seconds"`
+	RequestedBy string  `json:"requested_by,omitempty"`
+}
+
+// Trace outcomes.
+const (
+	TraceComplete = "complete"
+	TraceTimeout  = "timeout"
+	TraceError    = "error"
+)
+
+func hopsOf(hs []meshtastic.Hop) []Hop {
+	out := make([]Hop, len(hs))
+	for i, h := range hs {
+		out[i].ID = "unknown"
+		if h.Known {
+			n := h.Num
+			out[i].ID, out[i].Num = meshtastic.NodeID(n), &n
+		}
+		if h.SNRKnown {
+			s := h.SNR
+			out[i].SNR = &s
+		}
+	}
+	return out
+}
+
+// TraceOf describes a traceroute's result.
+func TraceOf(radioName string, dest uint32, at time.Time, route *meshtastic.Route, err error) Trace {
+	t := Trace{Radio: radioName, Target: meshtastic.NodeID(dest), TargetNum: dest, At: utc(at), Outcome: TraceComplete, Towards: []Hop{}}
+	if err != nil {
+		t.Outcome, t.Error = TraceError, err.Error()
+		if errors.Is(err, meshtastic.ErrNoResponse) || errors.Is(err, context.DeadlineExceeded) {
+			t.Outcome = TraceTimeout
+		}
+		return t
+	}
+	if route == nil {
+		return t
+	}
+	t.Towards = hopsOf(route.Towards)
+	if route.BackKnown {
+		t.Back = hopsOf(route.Back)
+	}
+	t.RTTSeconds = route.RTT.Seconds()
+	return t
+}
+
+// TraceRequest is a traceroute to run.
+type TraceRequest struct {
+	Radio string
+	// Node is !id or a unique start of a node's name.
+	Node string
+	// OnQueue (may be nil) is told the request's place in the radio's
+	// shared queue whenever it changes; it must not block.
+	OnQueue     func(ahead int, eta time.Time)
+	ConnectWait time.Duration
+}
+
+// Traceroute traces the route to a node and back through the radio's
+// shared queue (one traceroute per 30 s for all its users). The result is
+// kept in the caller's session and in the radio's history. A route that
+// can only fail (our own node, the broadcast address) is refused at once.
+func (b *Backend) Traceroute(ctx context.Context, c Caller, r TraceRequest) (Trace, error) {
+	if err := Allowed(c.Identity, OpTraceroute, "", ""); err != nil {
+		return Trace{}, err
+	}
+	if r.Node == "" {
+		return Trace{}, invalid("want exactly one node (!id or the start of its name)")
+	}
+	br, err := b.radio(c, r.Radio)
+	if err != nil {
+		return Trace{}, err
+	}
+	release, err := b.connected(ctx, c, br, r.ConnectWait)
+	if err != nil {
+		return Trace{}, err
+	}
+	defer release()
+	dest, err := b.traceTarget(br.View(), r.Node)
+	if err != nil {
+		return Trace{}, err
+	}
+	b.log.Info("radio action", "session", c.SessionID(), "user", c.Name, "radio", br.Name(), "action", "traceroute",
+		"to", meshtastic.NodeID(dest), "via", c.Via)
+	var onPos func(radio.Position)
+	if r.OnQueue != nil {
+		onPos = func(p radio.Position) { r.OnQueue(p.Ahead, p.ETA) }
+	}
+	route, terr := br.Traceroute(ctx, dest, meshtastic.TraceOptions{}, onPos)
+	at := b.now()
+	if c.Session != nil {
+		c.Session.AddTrace(sessions.TraceResult{Target: dest, At: at, Route: route, Err: terr})
+	}
+	res := TraceOf(br.Name(), dest, at, route, terr)
+	res.RequestedBy = c.Name
+	if terr != nil {
+		if res.Outcome == TraceTimeout {
+			return res, &Error{Kind: ErrTimeout, Msg: "no answer from " + nodeLabel(br.View(), dest) + ": " + terr.Error(), Err: terr}
+		}
+		return res, failed(terr)
+	}
+	return res, nil
+}
+
+// traceTarget resolves and checks a traceroute's destination.
+func (b *Backend) traceTarget(v *radio.View, node string) (uint32, error) {
+	dest, err := ResolveNode(v, node)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case dest == meshtastic.Broadcast:
+		return 0, invalid("cannot trace the route to every node (^all); name one node")
+	case dest == v.MyNodeNum && dest != 0:
+		return 0, invalid("%s is this radio's own node: there is no route to trace", nodeLabel(v, dest))
+	}
+	return dest, nil
+}
