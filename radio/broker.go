@@ -116,10 +116,13 @@ type State int
 
 // Link states.
 const (
-	Idle       State = iota // nobody needs the radio; not connected
-	Connecting              // dialling or handshaking
+	// Idle: nobody needs the radio, so it is not connected; it connects
+	// when someone uses it. LastError may still say why the last link
+	// ended, but no retry is scheduled.
+	Idle       State = iota
+	Connecting       // dialling or handshaking
 	Connected
-	Backoff   // waiting to retry after a failure
+	Backoff   // waiting to retry after a failure; RetryAt says until when
 	Contended // another client keeps taking the radio; retrying slowly
 	Stopped
 )
@@ -147,11 +150,16 @@ func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Status is a radio's link state as shown to users.
 type Status struct {
-	Name        string    `json:"name"`
-	Address     string    `json:"address"`
-	State       State     `json:"state"`
-	Since       time.Time `json:"since"`
-	LastError   string    `json:"last_error,omitempty"`
+	Name      string    `json:"name"`
+	Address   string    `json:"address"`
+	State     State     `json:"state"`
+	Since     time.Time `json:"since"`
+	LastError string    `json:"last_error,omitempty"` // the full error that ended the last link or attempt
+	// Reason is LastError in a few words (at most ReasonMax runes, one
+	// line) for a table column: "connection refused", "timed out".
+	Reason string `json:"reason,omitempty"`
+	// RetryAt is when the next attempt is due; set only while one is
+	// scheduled (Backoff, Contended), never in the past.
 	RetryAt     time.Time `json:"retry_at,omitzero"`
 	Subscribers int       `json:"users"`
 	NodeName    string    `json:"node_name,omitempty"`
@@ -221,6 +229,9 @@ func (b *Broker) Status() Status {
 	b.mu.Lock()
 	s := b.status
 	b.mu.Unlock()
+	if !s.RetryAt.IsZero() && !s.RetryAt.After(b.cfg.Now()) {
+		s.RetryAt = time.Time{} // due: the attempt is starting
+	}
 	s.Subscribers = len(*b.subs.Load())
 	s.PacketsIn, s.PacketsOut, s.Drops = b.packetsIn.Load(), b.packetsOut.Load(), b.drops.Load()
 	return s
@@ -292,6 +303,14 @@ func (b *Broker) Run(ctx context.Context) {
 				return
 			}
 		}
+		if !b.wanted() {
+			// Nobody needs the radio (it rebooted or went away while
+			// idle in the grace period): schedule nothing; it is dialled
+			// again when someone uses it.
+			b.log.Info("radio link lost with nobody using it", "err", err)
+			b.setState(Idle, err, time.Time{})
+			continue
+		}
 		// Decide how long to wait before trying again.
 		var wait time.Duration
 		state := Backoff
@@ -310,6 +329,9 @@ func (b *Broker) Run(ctx context.Context) {
 		b.setState(state, err, b.cfg.Now().Add(wait))
 		if !b.sleep(ctx, wait) {
 			return
+		}
+		if !b.wanted() { // the last user left while we waited
+			b.setState(Idle, nil, time.Time{})
 		}
 	}
 }

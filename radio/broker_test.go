@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,18 +21,17 @@ func simRadio(t testing.TB, cfg sim.Config) (*sim.Radio, string) {
 	return simtest.Start(t, cfg)
 }
 
-// startBroker runs a broker for addr until the test ends.
+// startBroker runs a broker for addr until the test ends; cfg.Dial, when
+// set, replaces the plain dialler.
 func startBroker(t testing.TB, addr string, cfg Config) *Broker {
 	t.Helper()
 	a, err := transport.Parse(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dials atomic.Int64
 	cfg.Name, cfg.Address = "test", addr
-	cfg.Dial = func(ctx context.Context) (transport.Conn, error) {
-		dials.Add(1)
-		return transport.Dial(ctx, a)
+	if cfg.Dial == nil {
+		cfg.Dial = func(ctx context.Context) (transport.Conn, error) { return transport.Dial(ctx, a) }
 	}
 	if cfg.BackoffMin == 0 {
 		cfg.BackoffMin, cfg.BackoffMax = 50*time.Millisecond, 200*time.Millisecond

@@ -134,9 +134,9 @@ func (b *Broker) setState(st State, err error, retry time.Time) {
 	b.status.State = st
 	b.status.RetryAt = retry
 	if err != nil {
-		b.status.LastError = err.Error()
+		b.status.LastError, b.status.Reason = err.Error(), reasonOf(err)
 	} else if st == Connected {
-		b.status.LastError = ""
+		b.status.LastError, b.status.Reason = "", ""
 	}
 	s := b.status
 	b.mu.Unlock()
