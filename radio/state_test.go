@@ -161,7 +161,7 @@ func TestReasonOf(t *testing.T) {
 		fmt.Errorf("handshake: %w", context.DeadlineExceeded):                        "timed out",
 		fmt.Errorf("link: %w", meshtastic.ErrContended):                              "another app is using the radio",
 		fmt.Errorf("read: %w", syscall.ECONNRESET):                                   "connection reset",
-		&net.DNSError{Err: "no such host", Name: "radio.lan", IsNotFound: true}:       "unknown host radio.lan",
+		&net.DNSError{Err: "no such host", Name: "radio.lan", IsNotFound: true}:      "unknown host radio.lan",
 		fmt.Errorf("%w: /dev/ttyUSB0: %w", transport.ErrUnreachable, os.ErrNotExist): "device not found",
 		errors.New("meshtastic: handshake failed: no config within 10s"):             "no config within 10s",
 		errors.New("x: " + strings.Repeat("long words ", 10)):                        "long words long words long words long w…",
