@@ -109,8 +109,8 @@ func (s *Store) Traces(ctx context.Context, q TraceQuery) ([]Trace, error) {
 	if q.Sweep != "" {
 		w.add("sweep = ?", q.Sweep)
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, radio, fingerprint, target, time_ms, sweep, outcome, route, error
-FROM traces`+w.page(q.Page), w.args...)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, radio, fingerprint, target, time_ms, sweep, outcome, route, error,
+	requested_by FROM traces`+w.page(q.Page), w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: traces: %w", err)
 	}
@@ -119,7 +119,7 @@ FROM traces`+w.page(q.Page), w.args...)
 		var target, at int64
 		var outcome string
 		var route sql.NullString
-		err := r.Scan(&t.Seq, &t.Radio, &t.User, &target, &at, &t.Sweep, &outcome, &route, &t.Error)
+		err := r.Scan(&t.Seq, &t.Radio, &t.User, &target, &at, &t.Sweep, &outcome, &route, &t.Error, &t.RequestedBy)
 		t.Target, t.At, t.Outcome = uint32(target), fromMS(at), TraceOutcome(outcome)
 		if route.Valid {
 			t.Route = json.RawMessage(route.String)

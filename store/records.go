@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -71,15 +72,52 @@ const (
 
 // Trace is the result of one traceroute, on its own or as part of a sweep.
 type Trace struct {
-	Seq     int64           `json:"seq"`
-	Radio   string          `json:"radio"`
-	User    string          `json:"user"` // key fingerprint of who asked
-	Target  uint32          `json:"target"`
-	At      time.Time       `json:"time"`
-	Sweep   string          `json:"sweep,omitempty"` // a label shared by one sweep's results; "" alone
-	Outcome TraceOutcome    `json:"outcome"`
-	Route   json.RawMessage `json:"route,omitempty"` // the route as JSON, when complete
-	Error   string          `json:"error,omitempty"`
+	Seq         int64        `json:"seq"`
+	Radio       string       `json:"radio"`
+	User        string       `json:"user"`                   // key fingerprint of who asked; "" for the gateway itself
+	RequestedBy string       `json:"requested_by,omitempty"` // who asked, as shown (a user's name)
+	Target      uint32       `json:"target"`
+	At          time.Time    `json:"time"`            // when it was sent
+	Sweep       string       `json:"sweep,omitempty"` // a label shared by one sweep's results; "" alone
+	Outcome     TraceOutcome `json:"outcome"`
+	// Route is the route found, when complete: JSON in the shape of
+	// TraceRoute (see DecodeRoute).
+	Route json.RawMessage `json:"route,omitempty"`
+	Error string          `json:"error,omitempty"`
+}
+
+// TraceRoute is the route a traceroute found, as stored in Trace.Route.
+type TraceRoute struct {
+	// Towards runs from the first relay to the target; Back from the
+	// first relay on the way back to the radio. Each ends with the
+	// endpoint, whose SNR is the last leg's.
+	Towards []TraceHop `json:"towards"`
+	Back    []TraceHop `json:"back,omitempty"`
+	// BackKnown: the answer carried a usable return path (firmware 2.5
+	// and later).
+	BackKnown bool    `json:"back_known"`
+	RTT       float64 `json:"rtt"` // seconds from request to answer
+}
+
+// TraceHop is one node of a traced route and the SNR it heard the packet
+// at.
+type TraceHop struct {
+	Num   uint32   `json:"num"`
+	ID    string   `json:"id,omitempty"` // "!%08x"; empty for a relay that did not identify itself
+	Known bool     `json:"known"`
+	SNR   *float32 `json:"snr"` // dB; null when not reported
+}
+
+// DecodeRoute returns the trace's route (nil when it has none).
+func (t *Trace) DecodeRoute() (*TraceRoute, error) {
+	if len(t.Route) == 0 {
+		return nil, nil
+	}
+	var r TraceRoute
+	if err := json.Unmarshal(t.Route, &r); err != nil {
+		return nil, fmt.Errorf("store: trace %d: route: %w", t.Seq, err)
+	}
+	return &r, nil
 }
 
 // Actor is who made a change: their name and key fingerprint.

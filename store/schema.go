@@ -170,6 +170,11 @@ ORDER BY id;
 UPDATE rules SET cooldown_ms = 30000 WHERE cooldown_ms < 30000;
 UPDATE rules SET sender_cooldown_ms = 30000 WHERE sender_cooldown_ms > 0 AND sender_cooldown_ms < 30000;
 `,
+	// 5: traceroutes say who asked by name, and are looked up by target.
+	`
+ALTER TABLE traces ADD COLUMN requested_by TEXT NOT NULL DEFAULT '';
+CREATE INDEX traces_target ON traces (radio, target, id);
+`,
 }
 
 // SchemaVersion is the schema version this build writes.

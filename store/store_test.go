@@ -245,9 +245,10 @@ func TestPacketsRoundTrip(t *testing.T) {
 
 func TestTracesRoundTrip(t *testing.T) {
 	s := openTest(t, Options{})
-	route := json.RawMessage(`{"From":1,"To":2,"Towards":[{"Num":2,"SNR":6.25}]}`)
+	route := json.RawMessage(`{"towards":[{"num":7,"id":"!00000007","known":true,"snr":-3.5},{"num":2,"id":"!00000002","known":true,"snr":6.25}],` +
+		`"back":[{"num":4294967295,"known":false,"snr":null},{"num":1,"id":"!00000001","known":true,"snr":5}],"back_known":true,"rtt":1.5}`)
 	traces := []Trace{
-		{Radio: "base", User: "SHA256:a", Target: 2, At: t0, Outcome: TraceComplete, Route: route},
+		{Radio: "base", User: "SHA256:a", RequestedBy: "alice", Target: 2, At: t0, Outcome: TraceComplete, Route: route},
 		{Radio: "base", User: "SHA256:a", Target: 3, At: t0, Sweep: "sweep-1", Outcome: TraceTimeout},
 		{Radio: "base", User: "SHA256:b", Target: 4, At: t0, Sweep: "sweep-1", Outcome: TraceError, Error: "radio busy"},
 		{Radio: "field", User: "SHA256:a", Target: 2, At: t0, Outcome: TraceComplete, Route: route},
@@ -262,8 +263,16 @@ func TestTracesRoundTrip(t *testing.T) {
 		t.Fatalf("%v %v", got, err)
 	}
 	if string(got[0].Route) != string(route) || got[0].Outcome != TraceComplete || got[1].Route != nil ||
-		got[2].Error != "radio busy" || got[2].User != "SHA256:b" {
+		got[2].Error != "radio busy" || got[2].User != "SHA256:b" || got[0].RequestedBy != "alice" || got[1].RequestedBy != "" {
 		t.Fatalf("%+v", got)
+	}
+	r, err := got[0].DecodeRoute()
+	if err != nil || len(r.Towards) != 2 || r.Towards[0].ID != "!00000007" || *r.Towards[0].SNR != -3.5 ||
+		!r.BackKnown || r.Back[0].Known || r.Back[0].SNR != nil || r.Back[1].Num != 1 || r.RTT != 1.5 {
+		t.Fatalf("route %+v %v", r, err)
+	}
+	if r, err := got[1].DecodeRoute(); r != nil || err != nil {
+		t.Fatalf("no route: %+v %v", r, err)
 	}
 	for q, want := range map[*TraceQuery]int{
 		{Sweep: "sweep-1"}: 2, {User: "SHA256:a"}: 3, {Target: 2}: 2, {Radio: "base", Target: 2}: 1,

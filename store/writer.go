@@ -349,8 +349,8 @@ func (b *batchStmts) delivery(ctx context.Context, d *deliveryUpdate) error {
 	return err
 }
 
-const insertTrace = `INSERT INTO traces (radio, fingerprint, target, time_ms, sweep, outcome, route, error)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+const insertTrace = `INSERT INTO traces (radio, fingerprint, target, time_ms, sweep, outcome, route, error, requested_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 
 func (b *batchStmts) trace(ctx context.Context, t *Trace) error {
 	st, err := b.prepared(ctx, &b.traceSt, insertTrace)
@@ -362,7 +362,7 @@ func (b *batchStmts) trace(ctx context.Context, t *Trace) error {
 		route = string(t.Route)
 	}
 	_, err = st.ExecContext(ctx, cleanText(t.Radio), cleanText(t.User), int64(t.Target), ms(t.At),
-		cleanText(t.Sweep), string(t.Outcome), route, cleanText(t.Error))
+		cleanText(t.Sweep), string(t.Outcome), route, cleanText(t.Error), cleanText(t.RequestedBy))
 	return err
 }
 
