@@ -21,8 +21,12 @@ func (s *Server) handler(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		s.handlers.Add(1)
 		defer s.handlers.Done()
-		code := s.serveSession(sess)
+		// exited tells a session being ended from outside that its exit
+		// status is on its way (see endSession).
+		exited := make(chan struct{})
+		code := s.serveSession(sess, exited)
 		_ = sess.Exit(code)
+		close(exited)
 		next(sess)
 	}
 }
@@ -35,9 +39,20 @@ const (
 	exitDenied  = 3
 	exitFull    = 4
 	exitTimeout = 5
+	// exitEnded: the session was ended from outside — an admin's kick,
+	// the gateway shutting down, or the idle reaper — whatever the command
+	// or UI returned. Reaped-for-idle counts as ended too: the user did not
+	// end it, and a script must not read the cut-off command's status as
+	// its result.
+	exitEnded = 6
 )
 
-func (s *Server) serveSession(sess ssh.Session) int {
+// endGrace bounds each step of ending a session from outside: telling the
+// user why, then letting the handler send its exit status. A client that
+// stopped reading blocks both; after endGrace its connection is closed.
+const endGrace = 2 * time.Second
+
+func (s *Server) serveSession(sess ssh.Session, exited <-chan struct{}) (code int) {
 	ctx := sess.Context()
 	if lc, ok := ctx.Value(limitedConnKey{}).(*limitedConn); ok {
 		lc.authenticated()
@@ -58,6 +73,18 @@ func (s *Server) serveSession(sess ssh.Session) int {
 	}
 	s.log.Info("auth ok", "remote", remote, "user", id.Name, "fingerprint", id.Fingerprint, "role", id.Role)
 
+	// One connection may serve MaxSessionsPerConn sessions at once. The
+	// slot is given back before the exit status goes out, so a client that
+	// waits for one session to end may always start the next.
+	conn := ctx.Value(ssh.ContextKeyConn)
+	if ok, n := s.perConn.acquire(conn); !ok {
+		s.count.refusedConn.Add(1)
+		s.log.Warn("session refused", "remote", remote, "user", id.Name, "reason", "too many sessions on this connection", "open", n)
+		fmt.Fprintf(sess.Stderr(), "meshgate: too many sessions on this connection (%d of %d); open another connection\n", n, s.cfg.MaxSessionsPerConn)
+		return exitFull
+	}
+	defer s.perConn.release(conn)
+
 	_, winch, isPty := sess.Pty()
 	kind := sessions.Exec
 	argv := sess.Command()
@@ -74,29 +101,31 @@ func (s *Server) serveSession(sess ssh.Session) int {
 		Kind: kind, Command: sess.RawCommand(),
 	})
 	if err != nil {
-		s.count.sessionsRefused.Add(1)
+		if errors.Is(err, sessions.ErrKeyFull) {
+			s.count.refusedKey.Add(1)
+		} else {
+			s.count.sessionsRefused.Add(1)
+		}
 		s.log.Warn("session refused", "user", id.Name, "reason", err)
 		fmt.Fprintf(sess.Stderr(), "meshgate: %v\n", err)
 		return exitFull
 	}
 	s.count.sessionsOpened.Add(1)
 	defer rec.Close()
+	// A session the manager ended (kick, shutdown, idle reaper) exits
+	// exitEnded, whatever its command or UI returned on the way out.
+	defer func() {
+		if _, ended := rec.EndedBy(); ended {
+			code = exitEnded
+		}
+	}()
 	// cancel ends this session's work when it is reaped or kicked; the
 	// closer tells the user why before the connection goes.
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	rec.SetCloser(func(reason string) {
-		fmt.Fprintf(sess.Stderr(), "\r\nmeshgate: session closed: %s\r\n", reason)
 		s.log.Info("session reaped", "session", rec.ID(), "user", id.Name, "reason", reason)
-		cancel(errors.New(reason))
-		// Give the message a moment to reach the client, then drop the
-		// connection so that a stalled client cannot hold the session.
-		go func() {
-			time.Sleep(200 * time.Millisecond)
-			if c, ok := ctx.Value(ssh.ContextKeyConn).(*gossh.ServerConn); ok {
-				_ = c.Close()
-			}
-		}()
+		go s.endSession(sess, reason, cancel, exited)
 	})
 	if kind == sessions.Exec {
 		s.log.Info("exec", "session", rec.ID(), "user", id.Name, "command", sess.RawCommand(), "pty", isPty)
@@ -130,6 +159,34 @@ func (s *Server) serveSession(sess ssh.Session) int {
 		return env.runTUI(name)
 	}
 	return env.interactive()
+}
+
+// endSession ends a session the manager closed: it tells the user why,
+// stops the session's work, waits for the handler to send the exit status,
+// then closes the connection so that a stalled client cannot hold on. It
+// runs on its own goroutine because a client that stopped reading blocks
+// every write, and neither the reaper, an admin's kick nor shutdown may
+// wait on that.
+func (s *Server) endSession(sess ssh.Session, reason string, cancel context.CancelCauseFunc, exited <-chan struct{}) {
+	deadline, stop := context.WithTimeout(context.Background(), endGrace)
+	defer stop()
+	told := make(chan struct{})
+	go func() {
+		defer close(told)
+		fmt.Fprintf(sess.Stderr(), "\r\nmeshgate: session closed: %s\r\n", reason)
+	}()
+	select {
+	case <-told:
+	case <-deadline.Done():
+	}
+	cancel(errors.New(reason))
+	select {
+	case <-exited:
+	case <-deadline.Done():
+	}
+	if c, ok := sess.Context().Value(ssh.ContextKeyConn).(*gossh.ServerConn); ok {
+		_ = c.Close()
+	}
 }
 
 // execEnv is what one command runs with.

@@ -136,6 +136,11 @@ func startGateway(t testing.TB, o gwOptions) *gateway {
 			t.Fatal(err)
 		}
 	}
+	// A test that raises the gateway's cap for one key's many sessions
+	// means that key's cap too.
+	if o.sessions.MaxPerKey == 0 && o.sessions.MaxSessions > sessions.DefaultMaxPerKey {
+		o.sessions.MaxPerKey = o.sessions.MaxSessions
+	}
 	g.mgr = sessions.NewManager(o.sessions)
 	o.server.HostKey = hk
 	o.server.Store = db

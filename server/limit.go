@@ -6,6 +6,49 @@ import (
 	"sync"
 )
 
+// sessionLimiter bounds the session channels served at once on one SSH
+// connection (sshd's MaxSessions): one authenticated connection must not
+// multiplex an unbounded number of commands. A slot is held from the start
+// of the session handler until it returns.
+type sessionLimiter struct {
+	max int
+
+	mu   sync.Mutex
+	open map[any]int // by connection (*gossh.ServerConn)
+}
+
+func newSessionLimiter(max int) *sessionLimiter {
+	return &sessionLimiter{max: max, open: map[any]int{}}
+}
+
+// acquire takes a slot on conn. When the connection is full it returns
+// false and how many sessions it has open.
+func (l *sessionLimiter) acquire(conn any) (ok bool, open int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := l.open[conn]; n >= l.max {
+		return false, n
+	}
+	l.open[conn]++
+	return true, 0
+}
+
+// release gives a slot on conn back.
+func (l *sessionLimiter) release(conn any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[conn]--; l.open[conn] <= 0 {
+		delete(l.open, conn)
+	}
+}
+
+// conns is how many connections hold a slot (for tests).
+func (l *sessionLimiter) conns() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.open)
+}
+
 // connLimiter bounds connections that have not authenticated yet, in total
 // and per source address, so a flood of slow or failing handshakes cannot
 // starve real users (sshd's MaxStartups and PerSourceMaxStartups). A slot

@@ -1,7 +1,8 @@
 // Package server is the SSH daemon: host key, public-key authentication
-// against our own authorized_keys loader, pre-auth connection limits, one
-// session record per login, exec commands and graceful shutdown. It knows
-// the sessions, radio and auth packages and owns none of them.
+// against our own authorized_keys loader, pre-auth connection limits, a cap
+// on sessions per connection, one session record per login, exec commands
+// and graceful shutdown. It knows the sessions, radio and auth packages and
+// owns none of them.
 package server
 
 import (
@@ -42,6 +43,9 @@ type Config struct {
 	// MaxUnauthenticated caps connections that have not logged in yet, in
 	// total and per source address. Defaults 32 and 8.
 	MaxUnauthenticated, MaxUnauthPerSource int
+	// MaxSessionsPerConn caps the sessions (exec commands, UIs) served at
+	// once on one SSH connection, like sshd's MaxSessions. Default 10.
+	MaxSessionsPerConn int
 	// ShutdownGrace is how long sessions get to finish on shutdown before
 	// their connections are closed. Default 5 s.
 	ShutdownGrace time.Duration
@@ -74,6 +78,9 @@ func (c *Config) fill() {
 	if c.MaxUnauthPerSource <= 0 {
 		c.MaxUnauthPerSource = 8
 	}
+	if c.MaxSessionsPerConn <= 0 {
+		c.MaxSessionsPerConn = 10
+	}
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = 5 * time.Second
 	}
@@ -96,6 +103,7 @@ type Server struct {
 	radios   *radio.Registry
 	log      *slog.Logger
 	lim      *connLimiter
+	perConn  *sessionLimiter
 	srv      *ssh.Server
 	started  time.Time
 
@@ -121,6 +129,7 @@ func New(cfg Config, keys Authorizer, mgr *sessions.Manager, radios *radio.Regis
 	s := &Server{
 		cfg: cfg, keys: keys, sessions: mgr, radios: radios, log: logger,
 		lim:      newConnLimiter(cfg.MaxUnauthenticated, cfg.MaxUnauthPerSource),
+		perConn:  newSessionLimiter(cfg.MaxSessionsPerConn),
 		stopping: make(chan struct{}),
 		started:  time.Now(),
 	}

@@ -30,7 +30,9 @@ type counters struct {
 	connections     atomic.Uint64
 	refusedPreAuth  atomic.Uint64
 	sessionsOpened  atomic.Uint64
-	sessionsRefused atomic.Uint64
+	sessionsRefused atomic.Uint64 // gateway full
+	refusedKey      atomic.Uint64 // the key's cap
+	refusedConn     atomic.Uint64 // the connection's cap
 	authFailures    [reasonCount]atomic.Uint64
 }
 
@@ -57,6 +59,8 @@ type Stats struct {
 	RefusedPreAuth  uint64            // connections refused by the unauthenticated-connection limits
 	SessionsOpened  uint64            // sessions that got past the cap
 	SessionsRefused uint64            // logins refused because the gateway was full
+	RefusedPerKey   uint64            // logins refused because the key had its most sessions open
+	RefusedPerConn  uint64            // sessions refused because their connection had its most open
 	AuthFailures    map[string]uint64 // failed key attempts by reason
 	Unauthenticated int               // connections still authenticating now
 }
@@ -66,6 +70,7 @@ func (s *Server) Stats() Stats {
 	st := Stats{
 		Connections: s.count.connections.Load(), RefusedPreAuth: s.count.refusedPreAuth.Load(),
 		SessionsOpened: s.count.sessionsOpened.Load(), SessionsRefused: s.count.sessionsRefused.Load(),
+		RefusedPerKey: s.count.refusedKey.Load(), RefusedPerConn: s.count.refusedConn.Load(),
 		AuthFailures: make(map[string]uint64, reasonCount), Unauthenticated: s.lim.pending(),
 	}
 	for i, r := range authReasons {
