@@ -291,7 +291,7 @@ func Settings() []Setting {
 		num("max-auth-tries", "failed keys allowed per connection", func(c *Config) *int { return &c.MaxAuthTries }, 1, 20),
 		dur("shutdown-grace", "how long sessions get to finish on shutdown", func(c *Config) *time.Duration { return &c.ShutdownGrace }),
 		dur("link-grace", "keep a radio connected this long after its last user leaves", func(c *Config) *time.Duration { return &c.LinkGrace }),
-		dur("heartbeat", "radio heartbeat interval (the radio drops silent clients after 15 minutes)", func(c *Config) *time.Duration { return &c.Heartbeat }),
+		dur("heartbeat", "radio heartbeat interval; the radio drops clients silent for 15 minutes", func(c *Config) *time.Duration { return &c.Heartbeat }),
 		str("log-level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
 		str("log-format", "text, logfmt or json", func(c *Config) *string { return &c.LogFormat }),
 		boolean("demo", "two simulated radios, loopback only, any key accepted as admin", func(c *Config) *bool { return &c.Demo }),

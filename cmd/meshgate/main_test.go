@@ -3,12 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	gossh "golang.org/x/crypto/ssh"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/meshgate/meshgate/meshtastic/frame"
@@ -188,4 +196,119 @@ func TestInfoUnreachable(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "unreachable") {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
+}
+
+// `serve -h` shows every setting's default, formatted the way it is given.
+func TestServeHelpShowsDefaults(t *testing.T) {
+	_, errs, code := runCmd(t, "serve", "-h")
+	if code != 0 {
+		t.Fatalf("serve -h: exit %d", code)
+	}
+	for _, want := range []string{
+		"most sessions open at once (default 10) [$MESHGATE_MAX_SESSIONS]",
+		"most sessions one key may have open at once (default 5) [$MESHGATE_MAX_SESSIONS_PER_KEY]",
+		"(like sshd's MaxSessions) (default 10) [$MESHGATE_MAX_SESSIONS_PER_CONNECTION]",
+		"address to accept SSH connections on (default :2222)",
+		"no keyboard input for this long (default 1h) [",
+		"how often idle sessions are looked for (default 5m) [",
+		"authentication (default 20s) [",
+		"silent for 15 minutes (default 1m) [",
+		"(default info) [$MESHGATE_LOG_LEVEL]",
+		"packets kept in each session's log (default 500)",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("serve -h lacks %q", want)
+		}
+	}
+	// Empty or off settings show no default of their own.
+	for _, bad := range []string{"(default )", "(default false)", "(default 0s)", "0m0s"} {
+		if strings.Contains(errs, bad) {
+			t.Errorf("serve -h shows %q:\n%s", bad, errs)
+		}
+	}
+}
+
+// A second gateway on a busy address says so in one line, with a hint,
+// before it logs, opens or starts anything.
+func TestServeAddressInUse(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	addr := held.Addr().String()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	out, errs, code := runCmd(t, "serve", "--demo", "--listen", addr, "--data-dir", dataDir)
+	want := "meshgate serve: listen on " + addr + ": address already in use (another meshgate running? choose another address with --listen)\n"
+	if code != 1 || errs != want || out != "" {
+		t.Fatalf("exit %d\nstderr %q\nwant   %q\nstdout %q", code, errs, want, out)
+	}
+	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
+		t.Fatalf("the data directory was created before the address was checked: %v", err)
+	}
+	// The metrics address is checked as early, and named as its own flag.
+	_, errs, code = runCmd(t, "serve", "--demo", "--listen", "127.0.0.1:0", "--metrics-listen", addr, "--data-dir", dataDir)
+	want = "meshgate serve: metrics: listen on " + addr + ": address already in use (another meshgate running? choose another address with --metrics-listen)\n"
+	if code != 1 || errs != want {
+		t.Fatalf("metrics: exit %d\nstderr %q\nwant   %q", code, errs, want)
+	}
+}
+
+// A gateway stopped while a radio floods it with packets stops cleanly:
+// nothing is logged at ERROR, and nothing uses the store after it closed.
+func TestServeStopsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, _ := gossh.NewSignerFromKey(priv)
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), gossh.MarshalAuthorizedKey(signer.PublicKey()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf("listen: 127.0.0.1:0\ndata_dir: %s\nlog_format: logfmt\nradios:\n  - name: base\n    address: \"sim://?seed=3&nodes=30&traffic=2ms\"\n    always_on: true\n", dir)
+	cfgPath := filepath.Join(dir, "meshgate.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", cfgPath}, io.Discard, logs) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), "radio connected") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway did not connect its radio; log:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // packets flowing into the store
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d; log:\n%s", code, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the gateway did not stop")
+	}
+	l := logs.String()
+	if strings.Contains(l, "level=error") || strings.Contains(l, "store: closed") || !strings.Contains(l, "msg=stopped") {
+		t.Fatalf("unclean stop; log:\n%s", l)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

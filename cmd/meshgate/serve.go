@@ -49,7 +49,11 @@ func loadServeConfig(args []string, environ []string, stderr io.Writer, name str
 	}
 	var given []setting
 	for _, s := range config.Settings() {
-		usage := s.Usage + " [$" + s.EnvName() + "]"
+		usage := s.Usage
+		if d := s.Default(); d != "" {
+			usage += " (default " + d + ")"
+		}
+		usage += " [$" + s.EnvName() + "]"
 		if s.Name == "demo" {
 			fs.BoolFunc(s.Name, usage, func(v string) error { given = append(given, setting{s, v}); return nil })
 			continue
@@ -132,11 +136,59 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(l)
 }
 
+// listen opens a TCP listener on addr. When the address is taken or
+// forbidden the error says so in one line, with what to do about it; flag
+// names the setting that chooses the address.
+func listen(addr, flag string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	cause := err
+	if oe, ok := errors.AsType[*net.OpError](err); ok {
+		cause = oe.Err // without "listen tcp ADDR:", which we say our way
+	}
+	hint := ""
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		cause = errors.New("address already in use")
+		hint = " (another meshgate running? choose another address with " + flag + ")"
+	case errors.Is(err, syscall.EACCES):
+		cause = errors.New("permission denied")
+		hint = " (ports below 1024 need privileges; choose another address with " + flag + ")"
+	}
+	return nil, &listenError{msg: fmt.Sprintf("listen on %s: %v%s", addr, cause, hint), err: err}
+}
+
+// listenError is listen's one-line message over the original error.
+type listenError struct {
+	msg string
+	err error
+}
+
+func (e *listenError) Error() string { return e.msg }
+func (e *listenError) Unwrap() error { return e.err }
+
 // runServe runs the gateway until SIGINT/SIGTERM.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := loadServeConfig(args, os.Environ(), stderr, "serve")
 	if err != nil {
 		return err
+	}
+	// The listeners come first: an address in use (most often a gateway
+	// already running) is the commonest reason not to start, and it is
+	// reported alone, before anything has been logged, opened or dialled.
+	ln, err := listen(cfg.Listen, "--listen")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	var mln net.Listener
+	if cfg.MetricsListen != "" {
+		if mln, err = listen(cfg.MetricsListen, "--metrics-listen"); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		defer mln.Close()
 	}
 	logger := newLogger(cfg, stderr)
 	// The same checks as `meshgate check`: warnings are logged, a fatal
@@ -180,7 +232,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Radios outlive the SSH server by a moment during shutdown, so they
 	// get their own context, cancelled after the server has stopped.
 	rctx, stopRadios := context.WithCancel(context.Background())
-	defer stopRadios()
 	reg := radio.NewRegistry(rctx, radio.Config{
 		Grace:      cfg.LinkGrace,
 		Client:     meshtastic.Options{Heartbeat: cfg.Heartbeat},
@@ -188,27 +239,26 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Automation: automation,
 		Logger:     logger,
 	}, ranges)
+	// On every way out, the radios stop and finish with the store before
+	// it closes (deferred above); a broker still running then would log
+	// each of its reads as "store: closed".
+	defer func() { stopRadios(); reg.Wait() }()
 	for _, r := range cfg.Radios {
 		b, err := reg.Add(r.Name, r.Address)
 		if err != nil {
-			stopRadios()
-			reg.Wait()
 			return err
 		}
 		b.SetAlwaysOn(r.AlwaysOn)
 	}
 	mgr := sessions.NewManager(sessions.Config{
-		MaxSessions: cfg.MaxSessions, IdleTimeout: cfg.IdleTimeout, ReapInterval: cfg.ReapInterval,
-		PacketLog: cfg.PacketLog, Logger: logger,
+		MaxSessions: cfg.MaxSessions, MaxPerKey: cfg.MaxSessionsPerKey,
+		IdleTimeout: cfg.IdleTimeout, ReapInterval: cfg.ReapInterval, PacketLog: cfg.PacketLog, Logger: logger,
 	})
 	srv, err := server.New(server.Config{
 		HostKey: hostKey, Version: version, HandshakeTimeout: cfg.HandshakeTimeout, MaxAuthTries: cfg.MaxAuthTries,
-		ShutdownGrace: cfg.ShutdownGrace, Demo: cfg.Demo, TrustedProxies: proxies, Store: db,
+		MaxSessionsPerConn: cfg.MaxSessionsPerConnection,
+		ShutdownGrace:      cfg.ShutdownGrace, Demo: cfg.Demo, TrustedProxies: proxies, Store: db,
 	}, keys, mgr, reg, logger)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
@@ -241,12 +291,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		go keys.Watch(wctx, 2*time.Second)
 	}
 	metricsDone := make(chan error, 1)
-	if cfg.MetricsListen != "" {
-		mln, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			_ = ln.Close()
-			return fmt.Errorf("metrics: %w", err)
-		}
+	if mln != nil {
 		go func() {
 			metricsDone <- metrics.Serve(wctx, mln, metrics.Sources{Server: srv, Sessions: mgr, Radios: reg, Automation: automation}, logger)
 		}()
