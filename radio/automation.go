@@ -329,7 +329,7 @@ func (b *Broker) SendBeacon(ctx context.Context, bc responder.Beacon) (Message, 
 // this process started too, oldest first.
 func (b *Broker) History(ctx context.Context, limit int) ([]store.Message, error) {
 	if b.cfg.Store == nil {
-		return nil, fmt.Errorf("radio: no history store configured")
+		return nil, ErrNoStore
 	}
 	return b.cfg.Store.Messages(ctx, b.cfg.Name, store.Page{Limit: limit})
 }

@@ -27,6 +27,7 @@ var (
 	ErrNotConnected = errors.New("radio: not connected")
 	ErrStopped      = errors.New("radio: broker stopped")
 	ErrQueueFull    = errors.New("radio: too many requests waiting")
+	ErrNoStore      = errors.New("radio: no history store configured")
 )
 
 // Dialer opens the link to the radio.

@@ -159,8 +159,10 @@ type traceReq struct {
 	dest     uint32
 	opts     meshtastic.TraceOptions
 	onPos    func(Position)
+	who      Requester
 	done     chan traceResult
 	started  bool
+	sentAt   time.Time
 	finished sync.Once
 }
 
@@ -186,9 +188,11 @@ func newTraceQueue(b *Broker) *traceQueue {
 
 // Traceroute queues a traceroute to dest and waits for its result. onPos
 // (may be nil) is told the request's place in the queue whenever it
-// changes; it must not block.
+// changes; it must not block. Every traceroute sent to the radio is
+// written to the store's traceroute history (see TraceHistory) with its
+// outcome, its route and who asked (see WithRequester).
 func (b *Broker) Traceroute(ctx context.Context, dest uint32, o meshtastic.TraceOptions, onPos func(Position)) (*meshtastic.Route, error) {
-	r := &traceReq{ctx: ctx, dest: dest, opts: o, onPos: onPos, done: make(chan traceResult, 1)}
+	r := &traceReq{ctx: ctx, dest: dest, opts: o, onPos: onPos, who: requesterOf(ctx), done: make(chan traceResult, 1)}
 	tq := b.traces
 	tq.mu.Lock()
 	if len(tq.q) >= tq.max {
@@ -311,6 +315,7 @@ func (tq *traceQueue) run(ctx context.Context) {
 		tq.mu.Lock()
 		head.started = true
 		tq.last = tq.b.cfg.Now()
+		head.sentAt = tq.last
 		tq.mu.Unlock()
 		tq.notify()
 		tctx, cancel := context.WithTimeout(head.ctx, tq.b.cfg.TraceTimeout)
@@ -320,6 +325,7 @@ func (tq *traceQueue) run(ctx context.Context) {
 		if errors.Is(err, context.DeadlineExceeded) && head.ctx.Err() == nil {
 			err = fmt.Errorf("%w: no reply from %s within %s", meshtastic.ErrNoResponse, meshtastic.NodeID(head.dest), tq.b.cfg.TraceTimeout)
 		}
+		tq.b.recordTrace(head, route, err)
 		tq.finish(head, traceResult{route: route, err: err})
 	}
 }
