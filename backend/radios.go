@@ -89,26 +89,12 @@ func (b *Backend) radioStatus(br *radio.Broker) RadioStatus {
 		rs.Users = b.sessions.CountOnRadio(st.Name)
 	}
 	if st.State != radio.Connected && st.LastError != "" {
-		rs.Error = st.LastError
-		rs.Reason = shortReason(st.LastError)
+		rs.Error, rs.Reason = st.LastError, st.Reason
 	}
 	if !rs.RetryAt.IsZero() && !rs.RetryAt.After(b.now()) {
 		rs.RetryAt = time.Time{} // a retry in the past is no retry
 	}
 	return rs
-}
-
-// shortReason keeps the most telling part of an error chain for a table:
-// "dial tcp 127.0.0.1:4403: connect: connection refused" → "connection
-// refused".
-func shortReason(s string) string {
-	if i := strings.LastIndex(s, ": "); i >= 0 && len(s)-i > 8 {
-		s = s[i+2:]
-	}
-	if r := []rune(s); len(r) > 40 {
-		s = string(r[:39]) + "…"
-	}
-	return s
 }
 
 func utc(t time.Time) time.Time {

@@ -58,8 +58,8 @@ func (b *Backend) ruleOf(r responder.Rule) Rule {
 
 // Defaults every front end gets for a new rule.
 const (
-	DefaultRuleCooldown       = time.Minute
-	DefaultRuleSenderCooldown = 5 * time.Minute
+	DefaultRuleCooldown       = responder.DefaultCooldown
+	DefaultRuleSenderCooldown = responder.DefaultSenderCooldown
 )
 
 // RuleSpec describes a rule to add or the new state of one to update.
@@ -131,7 +131,7 @@ func (b *Backend) ruleFromSpec(s RuleSpec, r *responder.Rule) error {
 
 // MinRuleCooldown is the least time between two replies of one rule: a
 // rule answering every message floods a shared channel.
-const MinRuleCooldown = 30 * time.Second
+const MinRuleCooldown = responder.MinCooldown
 
 func or(s, def string) string {
 	if s == "" {

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/meshgate/meshgate/meshtastic"
@@ -123,9 +124,12 @@ func (b *Backend) Sweep(ctx context.Context, c Caller, r SweepRequest) (SweepSum
 	if r.OnQueue != nil {
 		onPos = func(p radio.Position) { r.OnQueue(p.Ahead, p.ETA) }
 	}
+	// The radio's history groups a sweep's results under one label.
+	rctx := radio.WithRequester(ctx, radio.Requester{Name: c.Name, Fingerprint: c.Fingerprint,
+		Sweep: fmt.Sprintf("%s-%d", c.SessionID(), start.UnixMilli())})
 	for i := range st.Results {
 		res := &st.Results[i]
-		route, terr := br.Traceroute(ctx, res.Node, meshtastic.TraceOptions{}, onPos)
+		route, terr := br.Traceroute(rctx, res.Node, meshtastic.TraceOptions{}, onPos)
 		if ctx.Err() != nil {
 			break // cancelled: this node stays pending
 		}

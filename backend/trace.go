@@ -8,6 +8,7 @@ import (
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/sessions"
+	"github.com/meshgate/meshgate/store"
 )
 
 // Hop is one relay of a traced route.
@@ -121,7 +122,8 @@ func (b *Backend) Traceroute(ctx context.Context, c Caller, r TraceRequest) (Tra
 	if r.OnQueue != nil {
 		onPos = func(p radio.Position) { r.OnQueue(p.Ahead, p.ETA) }
 	}
-	route, terr := br.Traceroute(ctx, dest, meshtastic.TraceOptions{}, onPos)
+	rctx := radio.WithRequester(ctx, radio.Requester{Name: c.Name, Fingerprint: c.Fingerprint})
+	route, terr := br.Traceroute(rctx, dest, meshtastic.TraceOptions{}, onPos)
 	at := b.now()
 	if c.Session != nil {
 		c.Session.AddTrace(sessions.TraceResult{Target: dest, At: at, Route: route, Err: terr})
@@ -150,4 +152,73 @@ func (b *Backend) traceTarget(v *radio.View, node string) (uint32, error) {
 		return 0, invalid("%s is this radio's own node: there is no route to trace", nodeLabel(v, dest))
 	}
 	return dest, nil
+}
+
+// TraceList is a radio's stored traceroutes, oldest first.
+type TraceList struct {
+	Radio  string  `json:"radio"`
+	Traces []Trace `json:"traces"`
+}
+
+// TraceHistory lists the radio's stored traceroutes (of one node when
+// node is set), whoever ran them, kept across restarts.
+func (b *Backend) TraceHistory(ctx context.Context, c Caller, radioName, node string, limit int) (TraceList, error) {
+	if err := Allowed(c.Identity, OpTraceHistory, "", ""); err != nil {
+		return TraceList{}, err
+	}
+	limit, err := checkLimit(limit)
+	if err != nil {
+		return TraceList{}, err
+	}
+	db, err := b.db()
+	if err != nil {
+		return TraceList{}, err
+	}
+	br, err := b.radio(c, radioName)
+	if err != nil {
+		return TraceList{}, err
+	}
+	q := store.TraceQuery{Radio: br.Name(), Page: store.Page{Limit: limit}}
+	if node != "" {
+		if q.Target, err = ResolveNode(br.View(), node); err != nil {
+			return TraceList{}, err
+		}
+	}
+	dctx, cancel := dbctx(ctx)
+	defer cancel()
+	rows, err := db.Traces(dctx, q)
+	if err != nil {
+		return TraceList{}, failed(err)
+	}
+	out := TraceList{Radio: br.Name(), Traces: []Trace{}}
+	for _, row := range rows {
+		out.Traces = append(out.Traces, storedTrace(row))
+	}
+	return out, nil
+}
+
+func storedTrace(row store.Trace) Trace {
+	t := Trace{Radio: row.Radio, Target: meshtastic.NodeID(row.Target), TargetNum: row.Target, At: utc(row.At),
+		Outcome: string(row.Outcome), Error: row.Error, Towards: []Hop{}, RequestedBy: row.RequestedBy}
+	route, err := row.DecodeRoute()
+	if err != nil || route == nil {
+		return t
+	}
+	conv := func(hs []store.TraceHop) []Hop {
+		out := make([]Hop, len(hs))
+		for i, h := range hs {
+			out[i] = Hop{ID: "unknown", SNR: h.SNR}
+			if h.Known {
+				n := h.Num
+				out[i].ID, out[i].Num = meshtastic.NodeID(n), &n
+			}
+		}
+		return out
+	}
+	t.Towards = conv(route.Towards)
+	if route.BackKnown {
+		t.Back = conv(route.Back)
+	}
+	t.RTTSeconds = route.RTT
+	return t
 }

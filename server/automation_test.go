@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshgate/meshgate/command"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 )
@@ -51,10 +52,10 @@ func TestRulesFiltersAuditAndRestart(t *testing.T) {
 	if r := g.run(t, op2, "rules rm "+itoa(rule.ID)); r.code != exitDenied {
 		t.Fatalf("another operator removed the rule: %+v", r)
 	}
-	if r := g.run(t, op, `rules add -r base --trigger x --reply "{nope}"`); r.code != exitUsage || !strings.Contains(r.stderr, "nope") {
+	if r := g.run(t, op, `rules add -r base --trigger x --reply "{nope}"`); r.code != command.ExitUsage || !strings.Contains(r.stderr, "nope") {
 		t.Fatalf("bad template: %+v", r)
 	}
-	if r := g.run(t, op, "rules test "+itoa(rule.ID)+" ping me"); !strings.Contains(r.stdout, "would reply: pong SMPL") {
+	if r := g.run(t, op, "rules test "+itoa(rule.ID)+" ping me"); !strings.Contains(r.stdout, "replies: pong SMPL") {
 		t.Fatalf("rules test: %+v", r)
 	}
 
@@ -121,7 +122,7 @@ func TestBeaconCommands(t *testing.T) {
 	op := newUser(t, "otto", `role="operator"`)
 	viewer := newUser(t, "vera", `role="viewer"`)
 	g := startGateway(t, gwOptions{users: []*user{op, viewer}})
-	if r := g.run(t, op, `beacon -r base set --template "{my_name}: {nodes} nodes" --interval 1m`); r.code != exitUsage {
+	if r := g.run(t, op, `beacon -r base set --template "{my_name}: {nodes} nodes" --interval 1m`); r.code != command.ExitUsage {
 		t.Fatalf("a 1-minute beacon was accepted: %+v", r)
 	}
 	if r := g.run(t, viewer, `beacon -r base set --template "x" --interval 1h`); r.code != exitDenied {

@@ -3,15 +3,17 @@ package server
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"charm.land/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
+	"github.com/meshgate/meshgate/command"
 	"github.com/meshgate/meshgate/sessions"
 )
 
@@ -31,20 +33,18 @@ func (s *Server) handler(next ssh.Handler) ssh.Handler {
 	}
 }
 
-// Exit statuses of exec commands.
+// Exit statuses (command's, documented in the README).
 const (
-	exitOK      = 0
-	exitFailed  = 1
-	exitUsage   = 2
-	exitDenied  = 3
-	exitFull    = 4
-	exitTimeout = 5
+	exitOK     = command.ExitOK
+	exitFailed = command.ExitFailed
+	exitDenied = command.ExitDenied
+	exitFull   = command.ExitFull
 	// exitEnded: the session was ended from outside — an admin's kick,
 	// the gateway shutting down, or the idle reaper — whatever the command
 	// or UI returned. Reaped-for-idle counts as ended too: the user did not
 	// end it, and a script must not read the cut-off command's status as
 	// its result.
-	exitEnded = 6
+	exitEnded = command.ExitEnded
 )
 
 // endGrace bounds each step of ending a session from outside: telling the
@@ -87,7 +87,13 @@ func (s *Server) serveSession(sess ssh.Session, exited <-chan struct{}) (code in
 
 	_, winch, isPty := sess.Pty()
 	kind := sessions.Exec
-	argv := sess.Command()
+	// ssh sends the command as one line; it is split with POSIX shell
+	// quoting here (sess.Command()'s splitting drops quotes it cannot
+	// pair). A line that cannot be split runs as exec and fails there.
+	argv, splitErr := command.Split(sess.RawCommand())
+	if splitErr != nil {
+		argv = []string{"?"}
+	}
 	// "tui [-r NAME]" with a terminal is the UI too, already bound.
 	if len(argv) == 0 || (isPty && argv[0] == "tui") {
 		kind = sessions.TUI
@@ -150,11 +156,15 @@ func (s *Server) serveSession(sess ssh.Session, exited <-chan struct{}) (code in
 	env := &execEnv{s: s, ctx: sctx, sess: sess, id: id, rec: rec, out: sess, errOut: sess.Stderr()}
 	switch {
 	case kind == sessions.Exec:
-		return env.run(argv)
+		return command.RunLine(env.commandEnv("exec"), sess.RawCommand())
 	case isPty:
-		name, code, ok := tuiRadioArg(env, argv)
-		if !ok {
-			return code
+		name, err := command.ParseTUI(argv)
+		if err == nil && name != "" {
+			name, err = s.core.Resolve(env.caller("tui"), name)
+		}
+		if err != nil {
+			fmt.Fprintf(sess.Stderr(), "meshgate tui: %v\n", err)
+			return command.ExitFor(err)
 		}
 		return env.runTUI(name)
 	}
@@ -189,7 +199,7 @@ func (s *Server) endSession(sess ssh.Session, reason string, cancel context.Canc
 	}
 }
 
-// execEnv is what one command runs with.
+// execEnv is what one session runs with.
 type execEnv struct {
 	s      *Server
 	ctx    context.Context
@@ -200,25 +210,38 @@ type execEnv struct {
 	errOut io.Writer
 }
 
-// tuiRadioArg reads "tui [-r NAME]".
-func tuiRadioArg(e *execEnv, argv []string) (string, int, bool) {
-	if len(argv) == 0 {
-		return "", 0, true
+// caller is the session's identity as the core sees it.
+func (e *execEnv) caller(via string) backend.Caller {
+	return backend.Caller{Identity: e.id, Session: e.rec, Via: via}
+}
+
+// commandEnv is what an exec command runs with.
+func (e *execEnv) commandEnv(via string) command.Env {
+	return command.Env{Ctx: e.ctx, Backend: e.s.core, Caller: e.caller(via), Out: e.out, Err: e.errOut}
+}
+
+// interactive is what a login without a command and without a terminal
+// gets: a short status screen of the radios this key may use.
+func (e *execEnv) interactive() int {
+	e.rec.Touch()
+	w := &crlf{w: e.out}
+	fmt.Fprintf(w, "meshgate — signed in as %s (%s)\n\n", e.id.Name, e.id.Role)
+	env := e.commandEnv("exec")
+	env.Out = w
+	command.Run(env, []string{"radios"})
+	fmt.Fprintf(w, "\nRun a command with: ssh GATEWAY COMMAND (ssh GATEWAY help lists them).\n")
+	if names := e.s.core.AllowedRadios(e.caller("exec")); len(names) > 0 {
+		fmt.Fprintf(w, "For example: ssh GATEWAY nodes -r %s\n", names[0])
 	}
-	fs := flag.NewFlagSet("tui", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	r := radioFlag(fs)
-	pos, code, ok := e.parse(fs, argv[1:])
-	if !ok {
-		return "", code, false
-	}
-	if len(pos) > 0 {
-		return "", e.usage("tui", fmt.Sprintf("unexpected argument %q", pos[0])), false
-	}
-	if *r != "" {
-		if _, code, ok := e.pickRadio("tui", *r); !ok {
-			return "", code, false
-		}
-	}
-	return *r, 0, true
+	return exitOK
+}
+
+// crlf turns \n into \r\n for a terminal in raw mode.
+type crlf struct {
+	w io.Writer
+}
+
+func (c *crlf) Write(p []byte) (int, error) {
+	_, err := c.w.Write([]byte(strings.ReplaceAll(string(p), "\n", "\r\n")))
+	return len(p), err
 }

@@ -10,6 +10,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/meshgate/meshgate/command"
 	"github.com/meshgate/meshgate/sessions"
 )
 
@@ -193,7 +194,7 @@ func TestReapedSessionExitStatus(t *testing.T) {
 	if r := g.run(t, u, "whoami"); r.code != 0 {
 		t.Fatalf("whoami: %+v", r)
 	}
-	if r := g.run(t, u, "nodes -r nowhere"); r.code != exitUsage {
+	if r := g.run(t, u, "nodes -r nowhere"); r.code != command.ExitUsage {
 		t.Fatalf("a usage error: %+v", r)
 	}
 	s := g.start(t, u, "packets -r base --follow --limit 0")

