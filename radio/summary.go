@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 )
@@ -49,7 +50,7 @@ func Summary(p *pb.MeshPacket) string {
 		if m := t.GetDeviceMetrics(); m != nil {
 			var parts []string
 			if m.BatteryLevel != nil {
-				parts = append(parts, fmt.Sprintf("battery %d%%", m.GetBatteryLevel()))
+				parts = append(parts, "battery "+format.Power(m.BatteryLevel))
 			}
 			if m.Voltage != nil {
 				parts = append(parts, fmt.Sprintf("%.2fV", m.GetVoltage()))
@@ -58,7 +59,7 @@ func Summary(p *pb.MeshPacket) string {
 				parts = append(parts, fmt.Sprintf("chutil %.1f%%", m.GetChannelUtilization()))
 			}
 			if m.UptimeSeconds != nil {
-				parts = append(parts, "up "+(time.Duration(m.GetUptimeSeconds())*time.Second).String())
+				parts = append(parts, "up "+format.Duration(time.Duration(m.GetUptimeSeconds())*time.Second))
 			}
 			return "device: " + strings.Join(parts, ", ")
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/radio"
 )
@@ -199,7 +200,7 @@ func (m *Model) messageMeta(v *radio.View, msg *radio.Message) string {
 		parts = append(parts, "RF")
 	}
 	if msg.Hops != nil {
-		parts = append(parts, plural(int(*msg.Hops), "hop", "hops"))
+		parts = append(parts, format.Count(int(*msg.Hops), "hop"))
 	}
 	if !msg.ViaMQTT && msg.SNR != 0 {
 		parts = append(parts, fmt.Sprintf("%.1f dB", msg.SNR))

@@ -38,23 +38,6 @@ func stamp(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format("2006-01-02 15:04:05 MST")
 }
 
-// ago is a short age: "now", "42s", "5m", "3h", "2d".
-func ago(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "in " + ago(-d)
-	case d < 5*time.Second:
-		return "now"
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
-}
-
 // short is a duration for countdowns: "45s", "4m30s", "1h5m".
 func short(d time.Duration) string {
 	d = d.Round(time.Second)
@@ -135,29 +118,11 @@ func channelName(v *radio.View, i uint32) string {
 	return fmt.Sprintf("ch%d", i)
 }
 
-// battery shows a battery level; above 100 the node is on external power.
-func battery(b *uint32) string {
-	switch {
-	case b == nil:
-		return "-"
-	case *b > 100:
-		return "PWR"
-	}
-	return fmt.Sprintf("%d%%", *b)
-}
-
 func yesNo(b bool) string {
 	if b {
 		return "yes"
 	}
 	return "no"
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

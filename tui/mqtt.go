@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 )
@@ -204,7 +205,7 @@ func (m *Model) mqttHealthLines() []string {
 		row("RF share", "-   (nothing heard yet)")
 	}
 	only := hl.MQTTOnlyNodes()
-	out = append(out, "   "+st.dim.Render(fit("MQTT only", 12))+" "+plural(len(only), "node", "nodes")+" heard only through MQTT")
+	out = append(out, "   "+st.dim.Render(fit("MQTT only", 12))+" "+format.Count(len(only), "node")+" heard only through MQTT")
 	var names []string
 	for _, num := range only {
 		names = append(names, shortName(v, num))

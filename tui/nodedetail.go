@@ -3,8 +3,10 @@ package tui
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/radio"
 )
@@ -26,9 +28,9 @@ func (m *Model) nodeDetail(v *radio.View, n *meshtastic.Node, w, h int) []string
 	kv("hardware", n.HWModel.String()+" · "+n.Role.String())
 	heard := "never"
 	if !n.LastHeard.IsZero() {
-		age := ago(now.Sub(n.LastHeard)) + " ago"
-		if age == "now ago" {
-			age = "just now"
+		age := "just now"
+		if now.Sub(n.LastHeard) >= 5*time.Second {
+			age = format.Age(now, n.LastHeard) + " ago"
 		}
 		heard = clock(n.LastHeard, now, m.loc) + " (" + age + ")"
 	}
@@ -57,7 +59,7 @@ func (m *Model) nodeDetail(v *radio.View, n *meshtastic.Node, w, h int) []string
 		}
 	}
 	kv("position", pos)
-	tel := []string{"battery " + battery(n.BatteryLevel)}
+	tel := []string{format.PowerLong(n.BatteryLevel)}
 	if n.Voltage != nil {
 		tel = append(tel, fmt.Sprintf("%.2f V", *n.Voltage))
 	}

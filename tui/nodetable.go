@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/radio"
 )
@@ -204,7 +205,7 @@ func (m *Model) nodeRow(v *radio.View, n *meshtastic.Node, heard string, selecte
 				cell = ""
 			}
 		case colBattery:
-			cell = battery(n.BatteryLevel)
+			cell = format.Power(n.BatteryLevel)
 		case colHeard:
 			cell = heard
 		case colVia:

@@ -6,6 +6,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/radio"
 )
 
@@ -100,7 +101,7 @@ func (m *Model) renderHeader(w int) string {
 	add(st.bar.Render(" "+clean(m.id.Name)+" ("+m.id.Role.String()+") "), 4)
 	if m.radio != nil {
 		if n := m.radio.Status().Subscribers - 1; n > 0 {
-			add(st.bar.Render(" +"+plural(n, "other", "others")+" "), 5)
+			add(st.bar.Render(" +"+format.Count(n, "other")+" "), 5)
 		}
 		if n := m.chat.unreadTotal(); n > 0 {
 			add(st.barWarn.Render(fmt.Sprintf(" ✉ %d unread ", n)), 2)

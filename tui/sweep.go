@@ -9,6 +9,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/radio"
@@ -52,7 +53,7 @@ func (m *Model) askSweep() tea.Cmd {
 		return nil
 	}
 	m.confirm("Start a sweep?", []string{
-		fmt.Sprintf("Traceroute %s one after another: every node heard over", plural(len(targets), "node", "nodes")),
+		fmt.Sprintf("Traceroute %s one after another: every node heard over", format.Count(len(targets), "node")),
 		"the air, and MQTT nodes at most two hops away.",
 		fmt.Sprintf("The radio allows one traceroute per 30 s: about %s.", short(timeFor(len(targets)))),
 		"Other users' traceroutes share the same queue.",

@@ -2,10 +2,10 @@ package tui
 
 import (
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/meshgate/meshgate/format"
 )
 
 // width is the number of terminal cells s takes, escape sequences aside.
@@ -66,37 +66,9 @@ func wrap(s string, w int) []string {
 	return strings.Split(ansi.WrapWc(s, w, " -"), "\n")
 }
 
-// clean makes text that came over the mesh safe to print: names and
-// messages are chosen by strangers, and a control character or escape
-// sequence in them must not reach a user's terminal. Control and
-// bidirectional-override characters and invalid UTF-8 become U+FFFD;
-// newlines and tabs become spaces.
-func clean(s string) string {
-	ok := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f || c >= 0x80 {
-			ok = false
-			break
-		}
-	}
-	if ok {
-		return s // plain printable ASCII, the common case
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		i += n
-		switch {
-		case r == '\n' || r == '\t' || r == '\r':
-			b.WriteByte(' ')
-		case r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r):
-			b.WriteRune(utf8.RuneError)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+// clean makes text that came over the mesh safe to print; see
+// format.Clean.
+func clean(s string) string { return format.Clean(s) }
 
 // lines pads or cuts a list of lines to exactly h and joins them, so every
 // part of the screen keeps its height.

@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/sessions"
@@ -179,7 +180,7 @@ func (m *Model) onTrace(msg tea.Msg) tea.Cmd {
 			m.setFlash("traceroute to "+shortName(v, msg.target)+" failed: "+msg.err.Error(), true)
 		} else {
 			m.setFlash(fmt.Sprintf("traceroute to %s: %s there, %s back", shortName(v, msg.target),
-				plural(len(msg.route.Towards)-1, "hop", "hops"), backHops(msg.route)), false)
+				format.Count(len(msg.route.Towards)-1, "hop"), backHops(msg.route)), false)
 		}
 		m.dirty |= dBody
 	case sweepMsg:
@@ -203,7 +204,7 @@ func backHops(r *meshtastic.Route) string {
 	if !r.BackKnown {
 		return "? hops"
 	}
-	return plural(len(r.Back)-1, "hop", "hops")
+	return format.Count(len(r.Back)-1, "hop")
 }
 
 func (m *Model) traceKey(msg tea.KeyPressMsg) tea.Cmd {

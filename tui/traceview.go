@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/radio"
 )
@@ -28,7 +29,7 @@ func (m *Model) traceView(w, h int) []string {
 			cur = target + " · queued"
 		case j.pos.Ahead > 0 || j.pos.ETA.After(now):
 			cur = target + " · " + st.warn.Render(fmt.Sprintf("queued: %s ahead, starts ≈%s (in %s)",
-				plural(j.pos.Ahead, "request", "requests"), clock(j.pos.ETA, now, m.loc), short(max(0, j.pos.ETA.Sub(now)))))
+				format.Count(j.pos.Ahead, "request"), clock(j.pos.ETA, now, m.loc), short(max(0, j.pos.ETA.Sub(now)))))
 		default:
 			started := j.started
 			if started.IsZero() {

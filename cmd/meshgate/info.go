@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 )
@@ -187,13 +188,13 @@ func (r *infoReport) print(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	me := r.MyNode
 	fmt.Fprintf(tw, "Radio\t%s\n", r.Address)
-	fmt.Fprintf(tw, "Node\t%s (%s) %s\n", me.LongName, me.ShortName, me.ID())
-	fmt.Fprintf(tw, "Device\t%s, firmware %s, role %s, reboots %d\n", r.Device.HWModel, r.Device.Firmware, r.Device.Role, r.Device.RebootCount)
+	fmt.Fprintf(tw, "Node\t%s (%s) %s\n", format.Clean(me.LongName), format.Clean(me.ShortName), me.ID())
+	fmt.Fprintf(tw, "Device\t%s, firmware %s, role %s, reboots %d\n", r.Device.HWModel, format.Clean(r.Device.Firmware), r.Device.Role, r.Device.RebootCount)
 	if l := r.LoRa; l != nil {
 		fmt.Fprintf(tw, "LoRa\tregion %s, preset %s, hop limit %d, tx %s\n", l.Region, l.ModemPreset, l.HopLimit, onOff(l.TxEnabled))
 	}
 	if m := r.MQTT; m != nil {
-		fmt.Fprintf(tw, "MQTT\t%s, %s, root %s, encryption %s, tls %s, proxy %s, map %s\n", onOff(m.Enabled), m.Address, m.Root,
+		fmt.Fprintf(tw, "MQTT\t%s, %s, root %s, encryption %s, tls %s, proxy %s, map %s\n", onOff(m.Enabled), format.Clean(m.Address), format.Clean(m.Root),
 			onOff(m.EncryptionEnabled), onOff(m.TLSEnabled), onOff(m.ProxyToClient), onOff(m.MapReporting))
 	}
 	if err := tw.Flush(); err != nil {
@@ -203,7 +204,7 @@ func (r *infoReport) print(w io.Writer) error {
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  #\tROLE\tNAME\tPSK\tUPLINK\tDOWNLINK")
 	for _, c := range r.Channels {
-		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", c.Index, c.Role, c.Name, c.PSK, onOff(c.Uplink), onOff(c.Downlink))
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", c.Index, c.Role, format.Clean(c.Name), c.PSK, onOff(c.Uplink), onOff(c.Downlink))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -213,18 +214,12 @@ func (r *infoReport) print(w io.Writer) error {
 	fmt.Fprintln(tw, "  ID\tSHORT\tLONG NAME\tHARDWARE\tHOPS\tSNR\tBATT\tLAST HEARD\tVIA")
 	now := time.Now()
 	for _, n := range r.Nodes {
-		hops, snr, batt, via := "-", "-", "-", "RF"
+		hops, snr, via := "-", "-", "RF"
 		if n.HopsAway != nil {
 			hops = fmt.Sprint(*n.HopsAway)
 		}
 		if n.SNR != 0 {
 			snr = fmt.Sprintf("%.1f", n.SNR)
-		}
-		if n.BatteryLevel != nil {
-			batt = fmt.Sprintf("%d%%", *n.BatteryLevel)
-			if *n.BatteryLevel > 100 {
-				batt = "power"
-			}
 		}
 		if n.ViaMQTT {
 			via = "MQTT"
@@ -232,27 +227,8 @@ func (r *infoReport) print(w io.Writer) error {
 		if n.Num == me.Num {
 			via, hops = "self", "-"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.ID(), n.ShortName, n.LongName, n.HWModel,
-			hops, snr, batt, ago(now, n.LastHeard), via)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.ID(), format.Clean(n.ShortName), format.Clean(n.LongName), n.HWModel,
+			hops, snr, format.Power(n.BatteryLevel), format.Age(now, n.LastHeard), via)
 	}
 	return tw.Flush()
-}
-
-// ago renders a time as a short relative age ("42s", "5m", "3h", "2d").
-func ago(now, t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	d := now.Sub(t)
-	switch {
-	case d < 0:
-		return "now"
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
