@@ -85,9 +85,9 @@ var policy = map[Op]rule{
 	OpBeacon:       {auth.Read, false, "seeing the beacon"},
 
 	OpSend:        {auth.Send, false, "sending messages"},
-	OpTraceroute:  {auth.Traceroute, false, "traceroutes"},
-	OpSweep:       {auth.Sweep, false, "sweeps"},
-	OpRequest:     {auth.Request, false, "requests to nodes"},
+	OpTraceroute:  {auth.Traceroute, false, "running traceroutes"},
+	OpSweep:       {auth.Sweep, false, "running sweeps"},
+	OpRequest:     {auth.Request, false, "asking nodes for data"},
 	OpRuleAdd:     {auth.ManageRules, false, "adding responders"},
 	OpRuleChange:  {auth.ManageRules, true, "changing responders"},
 	OpFilterAdd:   {auth.ManageRules, false, "adding filters"},
@@ -97,17 +97,17 @@ var policy = map[Op]rule{
 	OpBeaconTest:  {auth.ManageRules, false, "sending the beacon"},
 	OpBeaconRm:    {auth.ManageRules, false, "removing the beacon"},
 
-	OpRadioFilter:  {auth.ManageOthers, false, "radio-wide filters"},
+	OpRadioFilter:  {auth.ManageOthers, false, "setting radio-wide filters"},
 	OpConfigSet:    {auth.WriteConfig, false, "changing the configuration"},
 	OpMQTTSet:      {auth.WriteConfig, false, "changing the MQTT settings"},
-	OpReboot:       {auth.Reboot, false, "rebooting"},
-	OpShutdown:     {auth.Shutdown, false, "shutting down"},
-	OpFactoryReset: {auth.FactoryReset, false, "factory resets"},
-	OpNodeDBReset:  {auth.ResetNodeDB, false, "NodeDB resets"},
+	OpReboot:       {auth.Reboot, false, "rebooting a radio"},
+	OpShutdown:     {auth.Shutdown, false, "shutting a radio down"},
+	OpFactoryReset: {auth.FactoryReset, false, "factory-resetting a radio"},
+	OpNodeDBReset:  {auth.ResetNodeDB, false, "resetting a radio's NodeDB"},
 	OpSessions:     {auth.ManageSessions, false, "listing sessions"},
 	OpKick:         {auth.ManageSessions, false, "closing sessions"},
 	OpAudit:        {auth.ReadAudit, false, "reading the audit log"},
-	OpDial:         {auth.Dial, false, "dialling an address"},
+	OpDial:         {auth.Dial, false, "dialling a radio by address"},
 }
 
 // Ops lists every operation, for tests and help.
