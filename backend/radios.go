@@ -53,6 +53,19 @@ type RadioStatus struct {
 	PacketsIn   uint64    `json:"packets_in"`
 	PacketsOut  uint64    `json:"packets_out"`
 	FanoutDrops uint64    `json:"fanout_drops"`
+	// AutoReplies is the radio's budget of automatic replies (responder
+	// rules), shared by all rules; null without automation.
+	AutoReplies *Budget `json:"auto_replies"`
+}
+
+// Budget is a radio's budget of automatic replies: at most Limit in any
+// window of WindowSeconds; Refused counts replies it held back.
+type Budget struct {
+	Used          int       `json:"used"`
+	Limit         int       `json:"limit"`
+	WindowSeconds float64   `json:"window_seconds"`
+	Refused       uint64    `json:"refused"`
+	ResetAt       time.Time `json:"reset_at,omitzero"`
 }
 
 // Radios lists the radios the caller may use and their link state.
@@ -90,6 +103,11 @@ func (b *Backend) radioStatus(br *radio.Broker) RadioStatus {
 	}
 	if st.State != radio.Connected && st.LastError != "" {
 		rs.Error, rs.Reason = st.LastError, st.Reason
+	}
+	if b.auto != nil {
+		bs := b.auto.Budget(st.Name)
+		rs.AutoReplies = &Budget{Used: bs.Used, Limit: bs.Limit, WindowSeconds: bs.Window.Seconds(), Refused: bs.Refused,
+			ResetAt: utc(bs.ResetAt)}
 	}
 	if !rs.RetryAt.IsZero() && !rs.RetryAt.After(b.now()) {
 		rs.RetryAt = time.Time{} // a retry in the past is no retry

@@ -36,6 +36,7 @@ func (r *runner) rulesCmd() *cobra.Command {
 					strconv.Quote(shorten(ru.Reply, 40)), format.Duration(secs(ru.Cooldown)), ru.State)
 			}
 			t.flush()
+			r.budgets(rules)
 			return nil
 		}),
 	}
@@ -44,6 +45,27 @@ func (r *runner) rulesCmd() *cobra.Command {
 		r.ruleChangeCmd("enable", "turn a rule on", "enabled"), r.ruleChangeCmd("disable", "turn a rule off", "disabled"),
 		r.ruleTestCmd())
 	return withOp(c, backend.OpRules)
+}
+
+// budgets prints each listed radio's budget of automatic replies.
+func (r *runner) budgets(rules []backend.Rule) {
+	seen := map[string]bool{}
+	for _, ru := range rules {
+		if seen[ru.Radio] {
+			continue
+		}
+		seen[ru.Radio] = true
+		st, err := r.env.Backend.RadioStatus(r.c(), ru.Radio)
+		if err != nil || st.AutoReplies == nil {
+			continue
+		}
+		b := st.AutoReplies
+		line := fmt.Sprintf("auto-replies on %s: %d of %d in the last %s", ru.Radio, b.Used, b.Limit, format.Duration(secs(b.WindowSeconds)))
+		if b.Refused > 0 {
+			line += fmt.Sprintf(", %d held back by the budget", b.Refused)
+		}
+		r.printf("%s\n", line)
+	}
 }
 
 func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
