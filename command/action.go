@@ -262,7 +262,7 @@ func (r *runner) requestCmd() *cobra.Command {
 					t.row("altitude", fmt.Sprintf("%d m", *n.Altitude))
 				}
 			case "telemetry":
-				t.row("battery", format.PowerLong(batteryOf(n)))
+				t.row("power", format.PowerLong(batteryOf(n)))
 				if n.Voltage != nil {
 					t.row("voltage", format.Number(float64(*n.Voltage))+" V")
 				}
