@@ -7,6 +7,7 @@ import (
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/radio"
+	"github.com/meshgate/meshgate/store"
 )
 
 // Packet is one packet a radio heard, decoded to one line.
@@ -130,4 +131,46 @@ func (f *Follow) View() *radio.View { return f.br.View() }
 func (f *Follow) Close() {
 	f.sub.Close()
 	f.release()
+}
+
+// PacketHistory lists the radio's stored packet summaries, from before
+// the gateway restarted too, oldest first, through the caller's personal
+// filters. Stored packets keep their summary, not the whole packet:
+// hop_start, hop_limit, want_ack and request_id are 0.
+func (b *Backend) PacketHistory(ctx context.Context, c Caller, radioName string, limit int) (PacketList, error) {
+	if err := Allowed(c.Identity, OpPackets, "", ""); err != nil {
+		return PacketList{}, err
+	}
+	limit, err := checkLimit(limit)
+	if err != nil {
+		return PacketList{}, err
+	}
+	db, err := b.db()
+	if err != nil {
+		return PacketList{}, err
+	}
+	br, err := b.radio(c, radioName)
+	if err != nil {
+		return PacketList{}, err
+	}
+	dctx, cancel := dbctx(ctx)
+	defer cancel()
+	rows, err := db.Packets(dctx, br.Name(), store.Page{Limit: limit})
+	if err != nil {
+		return PacketList{}, failed(err)
+	}
+	personal := b.personalFilters(ctx, c, br.Name(), nil)
+	out := PacketList{Radio: br.Name(), Packets: []Packet{}}
+	for _, p := range rows {
+		pkt := &pb.MeshPacket{From: p.From, To: p.To, Channel: p.Channel, ViaMqtt: p.ViaMQTT,
+			PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: pb.PortNum(p.PortNum)}}}
+		if ok, _ := personal.Allows(pkt, ""); !ok {
+			out.Hidden++
+			continue
+		}
+		out.Packets = append(out.Packets, Packet{Radio: p.Radio, At: utc(p.At), ID: p.ID, From: meshtastic.NodeID(p.From),
+			FromNum: p.From, To: meshtastic.NodeID(p.To), ToNum: p.To, Channel: p.Channel, Port: p.Port, Summary: p.Summary,
+			SNR: snrPtr(p.SNR), RSSI: rssiPtr(p.RSSI), Hops: p.Hops, ViaMQTT: p.ViaMQTT})
+	}
+	return out, nil
 }

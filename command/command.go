@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/meshgate/meshgate/backend"
+	"github.com/meshgate/meshgate/format"
 )
 
 // Exit statuses of exec commands (documented in the README).
@@ -138,12 +139,14 @@ func ExitFor(err error) int {
 // its error inside).
 var errSilent = errors.New("failed")
 
+// oneLine keeps an error to its first line, sanitised: errors may quote
+// node names from the mesh.
 func oneLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}
-	return s
+	return format.Clean(s)
 }
 
 // runner holds one command line's state.

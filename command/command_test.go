@@ -228,7 +228,7 @@ func TestMeshTextNeutralised(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	var once sync.Once
-	for _, line := range []string{"messages -r base", "history -r base", "packets -r base"} {
+	for _, line := range []string{"messages -r base", "history -r base", "packets -r base", "packets -r base --history"} {
 		var res result
 		deadline := time.Now().Add(10 * time.Second)
 		for {

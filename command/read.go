@@ -279,17 +279,23 @@ func nodeName(v *radio.View, num uint32) string {
 func (r *runner) packetsCmd() *cobra.Command {
 	var radioName string
 	var limit int
-	var follow bool
+	var follow, history bool
 	var wait time.Duration
 	c := &cobra.Command{
-		Use:   "packets [-r RADIO] [--limit N] [--follow]",
-		Short: "recent packets; --follow streams new ones until you disconnect",
+		Use:   "packets [-r RADIO] [--limit N] [--follow | --history]",
+		Short: "recent packets; --follow streams new ones until you disconnect, --history reads stored ones",
 		Args:  noArgs,
 		RunE: r.run(func(*cobra.Command, []string) error {
+			if follow && history {
+				return usagef("--follow and --history do not go together")
+			}
 			if follow {
 				return r.follow(radioName, limit, wait)
 			}
 			list, err := r.env.Backend.Packets(r.ctx(), r.c(), radioName, limit)
+			if history {
+				list, err = r.env.Backend.PacketHistory(r.ctx(), r.c(), radioName, limit)
+			}
 			if err != nil {
 				return err
 			}
@@ -307,6 +313,7 @@ func (r *runner) packetsCmd() *cobra.Command {
 	radioFlag(fs, &radioName)
 	fs.IntVar(&limit, "limit", backend.DefaultLimit, "how many of the newest packets to show first")
 	fs.BoolVar(&follow, "follow", false, "keep streaming new packets until you disconnect")
+	fs.BoolVar(&history, "history", false, "stored packet summaries, from before the gateway restarted too")
 	waitFlag(fs, &wait)
 	return withOp(c, backend.OpPackets)
 }
