@@ -54,20 +54,13 @@ func rssiPtr(v int32) *int32 {
 	return &v
 }
 
-// MessageOf converts a message from a radio's live history.
+// MessageOf converts a message (from a radio's live history or the
+// database: they are one type) to its documented shape.
 func MessageOf(radioName string, m *radio.Message) Message {
 	return Message{Radio: radioName, At: utc(m.At), ID: m.ID, From: meshtastic.NodeID(m.From), FromNum: m.From,
 		To: meshtastic.NodeID(m.To), ToNum: m.To, Channel: m.Channel, Text: m.Text, ReplyID: m.ReplyID,
 		ViaMQTT: m.ViaMQTT, Hops: m.Hops, SNR: snrPtr(m.SNR), RSSI: rssiPtr(m.RSSI), Outgoing: m.Outgoing,
 		SentBy: m.SentBy, Delivery: m.Delivery.String(), Error: m.Error, AckFrom: m.AckFrom}
-}
-
-// storedMessage converts a message from the database.
-func storedMessage(m store.Message) Message {
-	return Message{Radio: m.Radio, At: utc(m.At), ID: m.ID, From: meshtastic.NodeID(m.From), FromNum: m.From,
-		To: meshtastic.NodeID(m.To), ToNum: m.To, Channel: m.Channel, Text: m.Text, ReplyID: m.ReplyID,
-		ViaMQTT: m.ViaMQTT, Hops: m.Hops, SNR: snrPtr(m.SNR), RSSI: rssiPtr(m.RSSI), Outgoing: m.Outgoing,
-		SentBy: m.SentBy, Delivery: string(m.Delivery), Error: m.Error, AckFrom: m.AckFrom}
 }
 
 // MessageList is a list of messages and how many the caller's filters hid.
@@ -152,7 +145,7 @@ func (b *Backend) History(ctx context.Context, c Caller, radioName string, limit
 			out.Hidden++
 			continue
 		}
-		out.Messages = append(out.Messages, storedMessage(m))
+		out.Messages = append(out.Messages, MessageOf(br.Name(), &m))
 	}
 	return out, nil
 }

@@ -193,7 +193,7 @@ func (a *Automation) observe(b *Broker, p *Packet, msg *Message) {
 	if msg == nil {
 		return
 	}
-	a.store.AddMessage(storeMessage(b.cfg.Name, msg))
+	a.store.AddMessage(*msg)
 	if len(rules) == 0 {
 		return
 	}
@@ -273,12 +273,6 @@ func (b *Broker) autoReply(d responder.Decision) {
 	}
 }
 
-func storeMessage(radio string, m *Message) store.Message {
-	return store.Message{Radio: radio, At: m.At, ID: m.ID, From: m.From, To: m.To, Channel: m.Channel, Text: m.Text,
-		ReplyID: m.ReplyID, ViaMQTT: m.ViaMQTT, Hops: m.Hops, SNR: m.SNR, RSSI: m.RSSI, Outgoing: m.Outgoing,
-		SentBy: m.SentBy, Delivery: store.Delivery(m.Delivery.String()), Error: m.Error, AckFrom: m.AckFrom}
-}
-
 // beaconLoop sends the radio's beacon when it is due, while the radio is
 // connected. It checks twice a minute; beacons are at least 15 min apart.
 //
@@ -350,24 +344,7 @@ func (b *Broker) loadHistory() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, m := range msgs {
-		b.messages.push(&Message{
-			At: m.At, ID: m.ID, From: m.From, To: m.To, FromID: meshtastic.NodeID(m.From), ToID: meshtastic.NodeID(m.To),
-			Channel: m.Channel, Text: m.Text, ReplyID: m.ReplyID, ViaMQTT: m.ViaMQTT, Hops: m.Hops, SNR: m.SNR, RSSI: m.RSSI,
-			Outgoing: m.Outgoing, SentBy: m.SentBy, Delivery: deliveryOf(m.Delivery), Error: m.Error, AckFrom: m.AckFrom,
-		})
+		b.messages.push(&m)
 	}
 }
 
-func deliveryOf(d store.Delivery) Delivery {
-	switch d {
-	case store.DeliveryPending:
-		return Pending
-	case store.DeliverySent:
-		return Sent
-	case store.DeliveryAcked:
-		return Acked
-	case store.DeliveryFailed:
-		return Failed
-	}
-	return Received
-}

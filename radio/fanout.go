@@ -153,7 +153,7 @@ func (b *Broker) handle(c *meshtastic.Client, ev meshtastic.Event) {
 		var msg *Message
 		d := ev.Packet.GetDecoded()
 		if d.GetPortnum() == pb.PortNum_TEXT_MESSAGE_APP && d.GetEmoji() == 0 {
-			msg = messageFromPacket(ev.Time, ev.Packet)
+			msg = messageFromPacket(b.cfg.Name, ev.Time, ev.Packet)
 		}
 		b.mu.Lock()
 		b.packets.push(p)

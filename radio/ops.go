@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/meshgate/meshgate/meshtastic"
-	"github.com/meshgate/meshgate/store"
 )
 
 // Client returns the connected client, or ErrNotConnected.
@@ -73,10 +72,9 @@ func (b *Broker) SendText(ctx context.Context, who string, t meshtastic.Text) (M
 		to = meshtastic.Broadcast
 	}
 	m := &Message{
-		At: b.cfg.Now(), ID: id, From: c.MyNodeNum(), To: to, Channel: t.Channel, Text: t.Text,
+		Radio: b.cfg.Name, At: b.cfg.Now(), ID: id, From: c.MyNodeNum(), To: to, Channel: t.Channel, Text: t.Text,
 		ReplyID: t.ReplyID, Outgoing: true, SentBy: who, Delivery: Sent,
 	}
-	m.FromID, m.ToID = meshtastic.NodeID(m.From), meshtastic.NodeID(m.To)
 	if t.WantAck {
 		m.Delivery = Pending
 	}
@@ -85,7 +83,7 @@ func (b *Broker) SendText(ctx context.Context, who string, t meshtastic.Text) (M
 	cp := *m
 	b.mu.Unlock()
 	if b.cfg.Store != nil {
-		b.cfg.Store.AddMessage(storeMessage(b.cfg.Name, &cp))
+		b.cfg.Store.AddMessage(cp)
 	}
 	b.publish(&Event{Kind: EvMessage, At: m.At, Message: &cp})
 	if t.WantAck {
@@ -112,7 +110,7 @@ func (b *Broker) trackAck(c *meshtastic.Client, m *Message) {
 	cp := *m
 	b.mu.Unlock()
 	if b.cfg.Store != nil {
-		b.cfg.Store.UpdateDelivery(b.cfg.Name, cp.ID, store.Delivery(cp.Delivery.String()), cp.Error, cp.AckFrom)
+		b.cfg.Store.UpdateDelivery(b.cfg.Name, cp.ID, cp.Delivery, cp.Error, cp.AckFrom)
 	}
 	b.publish(&Event{Kind: EvMessage, At: b.cfg.Now(), Message: &cp})
 }

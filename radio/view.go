@@ -5,6 +5,7 @@ import (
 
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
+	"github.com/meshgate/meshgate/store"
 )
 
 // View is the shared picture of a radio: its NodeDB and configuration. A
@@ -74,61 +75,33 @@ type Packet struct {
 	P  *pb.MeshPacket
 }
 
-// Delivery is the state of a message we sent.
-type Delivery int
+// Delivery is the state of a message we sent; Message is a text message
+// heard or sent on the radio. Both are the store's types, so a message is
+// one thing from the radio to the database and back.
+type (
+	Delivery = store.Delivery
+	Message  = store.Message
+)
 
 // Delivery states.
 const (
-	Received Delivery = iota // not ours
-	Pending                  // sent, waiting for the ack
-	Sent                     // sent without asking for an ack
-	Acked
-	Failed
+	Received = store.DeliveryReceived // not ours
+	Pending  = store.DeliveryPending  // sent, waiting for the ack
+	Sent     = store.DeliverySent     // sent without asking for an ack
+	Acked    = store.DeliveryAcked
+	Failed   = store.DeliveryFailed
 )
 
-func (d Delivery) String() string {
-	return [...]string{"received", "pending", "sent", "acked", "failed"}[d]
-}
-
-// MarshalText renders the state as a word in JSON.
-func (d Delivery) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
-
-// Message is a text message heard or sent on the radio.
-type Message struct {
-	At       time.Time `json:"time"`
-	ID       uint32    `json:"id"`
-	From     uint32    `json:"-"`
-	To       uint32    `json:"-"`
-	FromID   string    `json:"from"`
-	ToID     string    `json:"to"`
-	Channel  uint32    `json:"channel"`
-	Text     string    `json:"text"`
-	ReplyID  uint32    `json:"reply_id,omitempty"`
-	ViaMQTT  bool      `json:"via_mqtt"`
-	Hops     *uint32   `json:"hops,omitempty"`
-	SNR      float32   `json:"snr,omitempty"`
-	RSSI     int32     `json:"rssi,omitempty"`
-	Outgoing bool      `json:"outgoing"`
-	SentBy   string    `json:"sent_by,omitempty"` // the gateway user who sent it
-	Delivery Delivery  `json:"delivery"`
-	Error    string    `json:"error,omitempty"`
-	AckFrom  string    `json:"ack_from,omitempty"`
-}
-
-// Direct reports whether the message was addressed to one node.
-func (m *Message) Direct() bool { return m.To != meshtastic.Broadcast }
-
-func messageFromPacket(at time.Time, p *pb.MeshPacket) *Message {
+func messageFromPacket(radio string, at time.Time, p *pb.MeshPacket) *Message {
 	d := p.GetDecoded()
 	m := &Message{
-		At: at, ID: p.GetId(), From: p.GetFrom(), To: p.GetTo(), Channel: p.GetChannel(),
+		Radio: radio, At: at, ID: p.GetId(), From: p.GetFrom(), To: p.GetTo(), Channel: p.GetChannel(),
 		Text: string(d.GetPayload()), ReplyID: d.GetReplyId(), ViaMQTT: p.GetViaMqtt() || p.GetTransportMechanism() == pb.MeshPacket_TRANSPORT_MQTT,
 		SNR: p.GetRxSnr(), RSSI: p.GetRxRssi(),
 	}
 	if h, ok := meshtastic.HopsOf(p); ok {
 		m.Hops = &h
 	}
-	m.FromID, m.ToID = meshtastic.NodeID(m.From), meshtastic.NodeID(m.To)
 	return m
 }
 

@@ -13,6 +13,7 @@ import (
 	uv "github.com/charmbracelet/ultraviolet"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/sessions"
@@ -218,7 +219,7 @@ func TestTUIEndToEnd(t *testing.T) {
 		t.Fatalf("no DM was acked; screen:\n%s", tt.text())
 	}
 	tt.waitText("acked by " + dest.GetUser().GetShortName())
-	if m := latestOutgoing(b); m.SentBy != "otto" || m.ToID != id {
+	if m := latestOutgoing(b); m.SentBy != "otto" || meshtastic.NodeID(m.To) != id {
 		t.Errorf("sent message: %+v", m)
 	}
 

@@ -20,7 +20,12 @@ const (
 	DeliveryFailed   Delivery = "failed"
 )
 
-// Message is a text message heard or sent on a radio.
+// String is the state's word.
+func (d Delivery) String() string { return string(d) }
+
+// Message is a text message heard or sent on a radio: the one message
+// type of the gateway (the radio broker keeps the same values in memory).
+// The JSON shape users see is backend.Message.
 type Message struct {
 	Seq      int64     `json:"seq"` // the store's id, increasing; a paging cursor
 	Radio    string    `json:"radio"`
@@ -41,6 +46,10 @@ type Message struct {
 	Error    string    `json:"error,omitempty"`
 	AckFrom  string    `json:"ack_from,omitempty"`
 }
+
+// Direct reports whether the message was addressed to one node (not to
+// the broadcast address).
+func (m *Message) Direct() bool { return m.To != 0xffffffff }
 
 // PacketSummary is one line of a radio's packet log.
 type PacketSummary struct {
