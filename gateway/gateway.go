@@ -141,7 +141,7 @@ func New(cfg *config.Config, o Options) (g *Gateway, err error) {
 	g.srv, err = server.New(server.Config{
 		HostKey: hostKey, Version: o.Version, HandshakeTimeout: cfg.HandshakeTimeout, MaxAuthTries: cfg.MaxAuthTries,
 		MaxSessionsPerConn: cfg.MaxSessionsPerConnection,
-		ShutdownGrace:      cfg.ShutdownGrace, Demo: cfg.Demo, TrustedProxies: proxies, Store: g.db, Backend: g.core,
+		ShutdownGrace:      cfg.ShutdownGrace, Demo: cfg.Demo, TrustedProxies: proxies, Backend: g.core,
 	}, g.keys, g.mgr, g.reg, logger)
 	if err != nil {
 		return g, err

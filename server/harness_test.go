@@ -21,6 +21,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/meshtastic/sim"
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/sessions"
@@ -114,9 +115,10 @@ func startGateway(t testing.TB, o gwOptions) *gateway {
 	}
 	g.db = db
 	rctx, stopRadios := context.WithCancel(context.Background())
+	auto := radio.NewAutomation(db, logger)
 	g.reg = radio.NewRegistry(rctx, radio.Config{Grace: o.linkGrace, BackoffMin: 100 * time.Millisecond,
 		BackoffMax: 500 * time.Millisecond, TracePace: 200 * time.Millisecond, TextPace: 50 * time.Millisecond, Logger: logger,
-		Store: db, Automation: radio.NewAutomation(db, logger)}, nil)
+		Store: db, Automation: auto}, nil)
 	var simWG sync.WaitGroup
 	for i, name := range o.radios {
 		r, err := sim.New(sim.Config{Seed: int64(i + 1), Nodes: 15, TrafficInterval: o.traffic, AckDelay: 20 * time.Millisecond,
@@ -143,7 +145,7 @@ func startGateway(t testing.TB, o gwOptions) *gateway {
 	}
 	g.mgr = sessions.NewManager(o.sessions)
 	o.server.HostKey = hk
-	o.server.Store = db
+	o.server.Backend = backend.New(backend.Deps{Radios: g.reg, Sessions: g.mgr, Store: db, Automation: auto, Logger: logger})
 	o.server.ShutdownGrace = orDuration(o.server.ShutdownGrace, time.Second)
 	g.srv, err = New(o.server, keys, g.mgr, g.reg, logger)
 	if err != nil {

@@ -24,7 +24,6 @@ import (
 	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/sessions"
-	"github.com/meshgate/meshgate/store"
 )
 
 // Authorizer decides who may log in; *auth.Keys implements it.
@@ -60,12 +59,9 @@ type Config struct {
 	// from any other address is refused, so clients cannot spoof their
 	// source. Empty: PROXY protocol off.
 	TrustedProxies []netip.Prefix
-	// Store, when set, holds responder rules, filters, beacons, message
-	// history and the audit log (optional: without it those commands say
-	// so and nothing is audited).
-	Store *store.Store
-	// Backend is the core every front end calls. Nil: one is built from
-	// the radios, sessions and Store given to New.
+	// Backend is the core every front end calls (policy, history, rules,
+	// audit). Nil: one is built from the radios and sessions given to New,
+	// without a database.
 	Backend *backend.Backend
 }
 
@@ -133,7 +129,7 @@ func New(cfg Config, keys Authorizer, mgr *sessions.Manager, radios *radio.Regis
 	}
 	core := cfg.Backend
 	if core == nil {
-		core = backend.New(backend.Deps{Radios: radios, Sessions: mgr, Store: cfg.Store, Logger: logger})
+		core = backend.New(backend.Deps{Radios: radios, Sessions: mgr, Logger: logger})
 	}
 	s := &Server{
 		cfg: cfg, keys: keys, sessions: mgr, radios: radios, core: core, log: logger,
