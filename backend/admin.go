@@ -113,14 +113,7 @@ type MQTTStatus struct {
 
 // MQTT reads a radio's MQTT settings and how much traffic arrives via MQTT.
 func (b *Backend) MQTT(ctx context.Context, c Caller, radioName string) (MQTTStatus, error) {
-	if err := Allowed(c.Identity, OpMQTT, "", ""); err != nil {
-		return MQTTStatus{}, err
-	}
-	br, err := b.radio(c, radioName)
-	if err != nil {
-		return MQTTStatus{}, err
-	}
-	release, err := b.connected(ctx, c, br, 0)
+	br, release, err := b.useRadio(ctx, c, OpMQTT, radioName, 0)
 	if err != nil {
 		return MQTTStatus{}, err
 	}

@@ -58,14 +58,7 @@ type RadioConfig struct {
 
 // Config reads a radio's configuration as the radio reported it.
 func (b *Backend) Config(ctx context.Context, c Caller, radioName string) (RadioConfig, error) {
-	if err := Allowed(c.Identity, OpConfig, "", ""); err != nil {
-		return RadioConfig{}, err
-	}
-	br, err := b.radio(c, radioName)
-	if err != nil {
-		return RadioConfig{}, err
-	}
-	release, err := b.connected(ctx, c, br, 0)
+	br, release, err := b.useRadio(ctx, c, OpConfig, radioName, 0)
 	if err != nil {
 		return RadioConfig{}, err
 	}
@@ -225,14 +218,7 @@ func (b *Backend) MQTTSet(ctx context.Context, c Caller, radioName string, setti
 
 // SetMQTT replaces the whole MQTT module config (the UI's editor).
 func (b *Backend) SetMQTT(ctx context.Context, c Caller, radioName string, m *pb.ModuleConfig_MQTTConfig) (ConfigResult, error) {
-	if err := Allowed(c.Identity, OpMQTTSet, "", ""); err != nil {
-		return ConfigResult{}, err
-	}
-	br, err := b.radio(c, radioName)
-	if err != nil {
-		return ConfigResult{}, err
-	}
-	release, err := b.connected(ctx, c, br, 0)
+	br, release, err := b.useRadio(ctx, c, OpMQTTSet, radioName, 0)
 	if err != nil {
 		return ConfigResult{}, err
 	}

@@ -117,18 +117,7 @@ func (b *Backend) Messages(ctx context.Context, c Caller, radioName string, limi
 // History lists stored text messages, from before the gateway restarted
 // too, oldest first, through the caller's personal filters.
 func (b *Backend) History(ctx context.Context, c Caller, radioName string, limit int) (MessageList, error) {
-	if err := Allowed(c.Identity, OpHistory, "", ""); err != nil {
-		return MessageList{}, err
-	}
-	limit, err := checkLimit(limit)
-	if err != nil {
-		return MessageList{}, err
-	}
-	db, err := b.db()
-	if err != nil {
-		return MessageList{}, err
-	}
-	br, err := b.radio(c, radioName)
+	db, br, limit, err := b.stored(c, OpHistory, radioName, limit)
 	if err != nil {
 		return MessageList{}, err
 	}

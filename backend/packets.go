@@ -138,18 +138,7 @@ func (f *Follow) Close() {
 // filters. Stored packets keep their summary, not the whole packet:
 // hop_start, hop_limit, want_ack and request_id are 0.
 func (b *Backend) PacketHistory(ctx context.Context, c Caller, radioName string, limit int) (PacketList, error) {
-	if err := Allowed(c.Identity, OpPackets, "", ""); err != nil {
-		return PacketList{}, err
-	}
-	limit, err := checkLimit(limit)
-	if err != nil {
-		return PacketList{}, err
-	}
-	db, err := b.db()
-	if err != nil {
-		return PacketList{}, err
-	}
-	br, err := b.radio(c, radioName)
+	db, br, limit, err := b.stored(c, OpPackets, radioName, limit)
 	if err != nil {
 		return PacketList{}, err
 	}

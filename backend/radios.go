@@ -8,6 +8,7 @@ import (
 
 	"github.com/meshgate/meshgate/auth"
 	"github.com/meshgate/meshgate/radio"
+	"github.com/meshgate/meshgate/store"
 )
 
 // Identity is who the caller is, as `whoami` shows it.
@@ -188,6 +189,46 @@ func (b *Backend) Resolve(c Caller, name string) (string, error) {
 // (the UI's live view, packets --follow) once the caller may use it.
 func (b *Backend) Broker(c Caller, name string) (*radio.Broker, error) {
 	return b.radio(c, name)
+}
+
+// useRadio is the start of most operations on a radio: the caller may
+// perform op, may use the radio, and its link is up (waiting at most
+// wait). The returned release must be called when done.
+func (b *Backend) useRadio(ctx context.Context, c Caller, op Op, name string, wait time.Duration) (*radio.Broker, func(), error) {
+	if err := Allowed(c.Identity, op, "", ""); err != nil {
+		return nil, nil, err
+	}
+	br, err := b.radio(c, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	release, err := b.connected(ctx, c, br, wait)
+	if err != nil {
+		return nil, nil, err
+	}
+	return br, release, nil
+}
+
+// stored is the start of the operations that read a radio's history from
+// the database: the caller may perform op on the radio, the limit is
+// sane, and there is a database.
+func (b *Backend) stored(c Caller, op Op, name string, limit int) (*store.Store, *radio.Broker, int, error) {
+	if err := Allowed(c.Identity, op, "", ""); err != nil {
+		return nil, nil, 0, err
+	}
+	limit, err := checkLimit(limit)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	db, err := b.db()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	br, err := b.radio(c, name)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return db, br, limit, nil
 }
 
 // connected makes the broker connect for the caller and waits (bounded)

@@ -163,18 +163,7 @@ type TraceList struct {
 // TraceHistory lists the radio's stored traceroutes (of one node when
 // node is set), whoever ran them, kept across restarts.
 func (b *Backend) TraceHistory(ctx context.Context, c Caller, radioName, node string, limit int) (TraceList, error) {
-	if err := Allowed(c.Identity, OpTraceHistory, "", ""); err != nil {
-		return TraceList{}, err
-	}
-	limit, err := checkLimit(limit)
-	if err != nil {
-		return TraceList{}, err
-	}
-	db, err := b.db()
-	if err != nil {
-		return TraceList{}, err
-	}
-	br, err := b.radio(c, radioName)
+	db, br, limit, err := b.stored(c, OpTraceHistory, radioName, limit)
 	if err != nil {
 		return TraceList{}, err
 	}
