@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"net"
 	"strings"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 // firmware ignores it only on a managed node. Getters answer only when
 // want_response is set; with want_response, anything that produced no
 // other answer is acked with Routing NONE.
-func (r *Radio) adminLocked(p *pb.MeshPacket) {
+func (r *Radio) adminLocked(s *session, p *pb.MeshPacket) {
 	if r.set.security().GetIsManaged() {
 		r.log.Info("sim: ignoring local admin on a managed node")
 		return
@@ -103,6 +104,9 @@ func (r *Radio) adminLocked(p *pb.MeshPacket) {
 			fail = pb.Routing_BAD_REQUEST
 			break
 		}
+		if mq := c.GetMqtt(); mq != nil {
+			r.checkMQTTLocked(s, mq)
+		}
 		set.module[tag] = proto.Clone(c).(*pb.ModuleConfig)
 		r.saveLocked(true)
 	case *pb.AdminMessage_SetCannedMessageModuleMessages:
@@ -144,6 +148,7 @@ func (r *Radio) adminLocked(p *pb.MeshPacket) {
 		r.editing = true
 	case *pb.AdminMessage_CommitEditSettings:
 		r.editing = false
+		r.flash = r.set.clone()
 		r.scheduleRebootLocked(r.cfg.AdminRebootDelay)
 	case *pb.AdminMessage_RebootSeconds:
 		if v.RebootSeconds < 0 {
@@ -309,13 +314,62 @@ func (r *Radio) editNodeLocked(num uint32, fn func(*pb.NodeInfo)) {
 	}
 }
 
-// saveLocked is the firmware's saveChanges: changes are in effect at once,
-// and the node reboots 7 s later when asked to, unless an edit transaction
-// defers it until commit.
+// saveLocked is the firmware's saveChanges (AdminModule::saveChanges): a
+// setter changes the settings in RAM at once; without an open edit
+// transaction they are written to flash and the node reboots 7 s later when
+// asked to. While a transaction is open (hasOpenEditTransaction, one flag
+// for the whole radio, whichever client opened it) nothing is saved and
+// nothing reboots: a reboot before the commit loses every change made since
+// begin_edit_settings, by any client.
 func (r *Radio) saveLocked(reboot bool) {
-	if reboot && !r.editing {
+	if r.editing {
+		r.log.Debug("sim: edit transaction open, change kept in RAM only")
+		return
+	}
+	r.flash = r.set.clone()
+	if reboot {
 		r.scheduleRebootLocked(r.cfg.AdminRebootDelay)
 	}
+}
+
+// EditOpen reports whether an admin edit transaction is open: a
+// begin_edit_settings without its commit_edit_settings. Until the commit
+// (or a reboot) the radio saves no setting, from any client.
+func (r *Radio) EditOpen() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.editing
+}
+
+// checkMQTTLocked is the firmware's MQTT::isValidConfig on a network-capable
+// board: for an enabled, non-proxied config it tries a TCP connection to the
+// server and, when that fails, tells the client so in a notification that
+// carries no reply_id. The settings are saved anyway.
+func (r *Radio) checkMQTTLocked(s *session, mq *pb.ModuleConfig_MQTTConfig) {
+	if !mq.GetEnabled() || mq.GetProxyToClientEnabled() || s == nil {
+		return
+	}
+	reachable := r.cfg.MQTTReachable
+	if reachable == nil {
+		reachable = defaultMQTTReachable
+	}
+	if reachable(mq.GetAddress()) {
+		return
+	}
+	r.notifyClientLocked(s, 0, pb.LogRecord_WARNING,
+		"Could not reach the MQTT server. Settings will be saved, but please verify the server address and credentials.")
+}
+
+// defaultMQTTReachable treats every broker as reachable except hosts under
+// the reserved .invalid domain (RFC 2606), so tests can name an unreachable
+// one without the simulation touching the network.
+func defaultMQTTReachable(address string) bool {
+	host := address
+	if h, _, err := net.SplitHostPort(address); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	return host != "invalid" && !strings.HasSuffix(host, ".invalid")
 }
 
 // factoryResetLocked restores the configuration the radio started with
@@ -328,6 +382,7 @@ func (r *Radio) factoryResetLocked() {
 	own.Position = r.mesh.own.position(r.now())
 	r.db = map[uint32]*pb.NodeInfo{r.myNum: own}
 	r.editing = false
+	r.flash = r.set.clone()
 }
 
 // scheduleRebootLocked (re)arms the reboot timer; the newest request wins.
@@ -356,7 +411,11 @@ func (r *Radio) rebootLocked() {
 	r.log.Info("sim: rebooting", "downtime", r.cfg.RebootDowntime)
 	r.rebootCount++
 	r.stats.reboots.Add(1)
+	// RAM settings are reloaded from flash: whatever an open edit
+	// transaction held is gone.
 	r.editing = false
+	r.set = r.flash.clone()
+	r.db[r.myNum].User = proto.Clone(r.set.owner).(*pb.User)
 	r.cancelLocked(r.shutdownT)
 	r.shutdownT = nil
 	r.toPhone = nil

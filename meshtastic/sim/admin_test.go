@@ -2,6 +2,7 @@ package sim
 
 import (
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,5 +227,61 @@ func TestAdminResets(t *testing.T) {
 	}
 	if got := r.Nodes(); len(got) != 1 || got[0].GetUser().GetLongName() == "Temp" {
 		t.Errorf("after factory reset: %v", got)
+	}
+}
+
+// TestOpenEditSwallowsLaterWrites: a client that begins an edit and goes
+// away leaves the radio's one transaction open; a later write from another
+// client is held in RAM only (no save, no reboot) and a reboot loses it,
+// as AdminModule::saveChanges does.
+func TestOpenEditSwallowsLaterWrites(t *testing.T) {
+	tr := startRadio(t, fastConfig(33))
+	r := tr.Radio
+	a := dial(t, tr.addr)
+	a.handshake(1)
+	a.packet(admin(r, 0xC001, true, &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_BeginEditSettings{BeginEditSettings: true}}))
+	a.waitFor(waitLong, "begin ack", routingFor(0xC001))
+	_ = a.conn.Close()
+	if !r.EditOpen() {
+		t.Fatal("begin_edit_settings did not open a transaction")
+	}
+
+	b := dial(t, tr.addr)
+	b.handshake(2)
+	b.packet(admin(r, 0xC002, true, &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_SetOwner{SetOwner: &pb.User{LongName: "Swallowed", ShortName: "SW"}}}))
+	b.waitFor(waitLong, "set_owner ack", routingFor(0xC002))
+	time.Sleep(300 * time.Millisecond)
+	if n := r.Stats().Reboots; n != 0 {
+		t.Fatalf("a write inside someone else's open transaction rebooted the node (%d)", n)
+	}
+	b.packet(admin(r, 0xC003, true, &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_RebootSeconds{RebootSeconds: 0}}))
+	if !b.closed(waitLong) {
+		t.Fatal("no reboot")
+	}
+	c := dialAfterReboot(t, tr)
+	got := c.handshake(3)
+	if own := got[2].GetNodeInfo().GetUser(); own.LongName == "Swallowed" {
+		t.Fatalf("a write made while another client's transaction was open survived the reboot: %v", own)
+	}
+	if r.EditOpen() {
+		t.Fatal("the transaction survived the reboot")
+	}
+}
+
+// TestMQTTUnreachableNotice: enabling MQTT with a broker the radio cannot
+// reach gets a warning notification without reply_id, then the normal ack.
+func TestMQTTUnreachableNotice(t *testing.T) {
+	tr := startRadio(t, fastConfig(34))
+	r := tr.Radio
+	c := dial(t, tr.addr)
+	c.handshake(1)
+	mq := &pb.ModuleConfig{PayloadVariant: &pb.ModuleConfig_Mqtt{Mqtt: &pb.ModuleConfig_MQTTConfig{Enabled: true, Address: "broker.invalid"}}}
+	c.packet(admin(r, 0xC101, true, &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_SetModuleConfig{SetModuleConfig: mq}}))
+	n := c.waitFor(waitLong, "notification", func(m *pb.FromRadio) bool { return m.GetClientNotification() != nil })
+	if cn := n.GetClientNotification(); cn.ReplyId != nil || cn.Level != pb.LogRecord_WARNING || !strings.Contains(cn.Message, "MQTT") {
+		t.Fatalf("notification %v, want a warning without reply_id", cn)
+	}
+	if m := c.waitFor(waitLong, "ack", routingFor(0xC101)); routingError(t, m) != pb.Routing_NONE {
+		t.Fatalf("set_module_config refused: %v", m)
 	}
 }

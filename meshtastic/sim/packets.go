@@ -91,7 +91,7 @@ func (r *Radio) clientPacketLocked(s *session, p *pb.MeshPacket) {
 	switch p.To {
 	case r.myNum:
 		if port == pb.PortNum_ADMIN_APP {
-			r.adminLocked(p)
+			r.adminLocked(s, p)
 		}
 		// Anything else for ourselves is consumed locally, never echoed.
 	case Broadcast:

@@ -212,6 +212,28 @@ func defaultSettings(own *peer, cfg Config, m *mesh) *settings {
 	return s
 }
 
+// clone deep-copies the settings (RAM to flash and back).
+func (s *settings) clone() *settings {
+	c := &settings{
+		owner:    proto.Clone(s.owner).(*pb.User),
+		config:   make(map[protoreflect.FieldNumber]*pb.Config, len(s.config)),
+		module:   make(map[protoreflect.FieldNumber]*pb.ModuleConfig, len(s.module)),
+		ui:       proto.Clone(s.ui).(*pb.DeviceUIConfig),
+		canned:   s.canned,
+		ringtone: s.ringtone,
+	}
+	for i, ch := range s.channels {
+		c.channels[i] = proto.Clone(ch).(*pb.Channel)
+	}
+	for k, v := range s.config {
+		c.config[k] = proto.Clone(v).(*pb.Config)
+	}
+	for k, v := range s.module {
+		c.module[k] = proto.Clone(v).(*pb.ModuleConfig)
+	}
+	return c
+}
+
 // clampUTF8 cuts s to at most n bytes without splitting a character.
 func clampUTF8(s string, n int) string {
 	if len(s) <= n {

@@ -110,6 +110,13 @@ type Config struct {
 	// factory reset or NodeDB reset) the node reboots. Zero means the
 	// firmware's 7 s.
 	AdminRebootDelay time.Duration
+	// MQTTReachable says whether an MQTT broker address answers. A radio
+	// with a network checks the server when MQTT is enabled and, if it
+	// cannot connect, warns the client with a notification that has no
+	// reply_id (firmware MQTT::isValidConfig); the settings are saved
+	// anyway. Nil means every address is reachable except hosts under the
+	// reserved .invalid domain.
+	MQTTReachable func(address string) bool
 	// Limits are the client rate limits.
 	Limits RateLimits
 	// Firmware is reported as DeviceMetadata.firmware_version.
@@ -162,7 +169,8 @@ type Radio struct {
 	trafficRG *rand.Rand // live traffic; used only by the traffic goroutine
 	mesh      *mesh
 	db        map[uint32]*pb.NodeInfo // the NodeDB, own node included
-	set       *settings
+	set       *settings               // in RAM: what the radio uses and reports
+	flash     *settings               // saved: what a reboot reloads
 	toPhone   []*pb.MeshPacket
 	sessions  map[*session]struct{}
 	tcp       *session // the one TCP client (newest wins)
@@ -256,6 +264,7 @@ func New(cfg Config) (*Radio, error) {
 	r.mesh = newMesh(cfg.Seed, cfg.Nodes)
 	r.myNum = r.mesh.own.num
 	r.set = defaultSettings(r.mesh.own, cfg, r.mesh)
+	r.flash = r.set.clone()
 	r.rebootCount = r.mesh.own.rebootCount
 	r.bootAt = now.Add(-time.Duration(r.mesh.own.uptime) * time.Second)
 	r.db = make(map[uint32]*pb.NodeInfo, len(r.mesh.peers)+1)
