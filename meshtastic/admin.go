@@ -3,6 +3,7 @@ package meshtastic
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -144,26 +145,50 @@ func (c *Client) GetMetadata(ctx context.Context) (*pb.DeviceMetadata, error) {
 	return out.GetGetDeviceMetadataResponse(), nil
 }
 
+// commitTimeout bounds the commit that closes an edit whose caller's
+// context has already ended.
+const commitTimeout = 10 * time.Second
+
 // Edit applies several settings in one edit transaction: the radio defers
 // saving and rebooting until commit, so it reboots once, not per setting.
+//
+// Once begin_edit_settings is accepted the edit always ends with
+// commit_edit_settings, even when a setting is refused or ctx ends: the
+// radio has one transaction for all its clients, and while it is open no
+// write from anyone is saved (AdminModule::saveChanges). Settings accepted
+// before a refusal are therefore committed; the error says which one
+// failed.
 func (c *Client) Edit(ctx context.Context, configs []*pb.Config, modules []*pb.ModuleConfig) error {
 	c.adminMu.Lock()
 	defer c.adminMu.Unlock()
 	if _, err := c.admin(ctx, &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_BeginEditSettings{BeginEditSettings: true}}, false); err != nil {
+		// The begin may still have reached the radio: close it anyway.
+		c.commit(ctx)
 		return fmt.Errorf("begin edit: %w", err)
 	}
+	var failed error
 	for _, cfg := range configs {
 		if _, err := c.admin(ctx, &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_SetConfig{SetConfig: cfg}}, false); err != nil {
-			return fmt.Errorf("set config: %w", err)
+			failed = fmt.Errorf("set config: %w", err)
+			break
 		}
 	}
 	for _, mc := range modules {
+		if failed != nil {
+			break
+		}
 		if _, err := c.admin(ctx, &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_SetModuleConfig{SetModuleConfig: mc}}, false); err != nil {
-			return fmt.Errorf("set module config: %w", err)
+			failed = fmt.Errorf("set module config: %w", err)
 		}
 	}
-	if _, err := c.admin(ctx, &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_CommitEditSettings{CommitEditSettings: true}}, false); err != nil {
+	if err := c.commit(ctx); err != nil {
+		if failed != nil {
+			return fmt.Errorf("%w (and the commit failed: %w)", failed, err)
+		}
 		return fmt.Errorf("commit edit: %w", err)
+	}
+	if failed != nil {
+		return fmt.Errorf("%w (settings accepted before it were committed)", failed)
 	}
 	c.updateState(func(st *radioState) {
 		for _, cfg := range configs {
@@ -178,6 +203,18 @@ func (c *Client) Edit(ctx context.Context, configs []*pb.Config, modules []*pb.M
 		}
 	})
 	return nil
+}
+
+// commit closes the radio's edit transaction, on a context of its own when
+// the caller's has ended.
+func (c *Client) commit(ctx context.Context) error {
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+		defer cancel()
+	}
+	_, err := c.admin(ctx, &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_CommitEditSettings{CommitEditSettings: true}}, false)
+	return err
 }
 
 // SetMQTTConfig writes the MQTT module config inside an edit transaction.

@@ -187,20 +187,21 @@ func (c *Client) handlePacket(p *pb.MeshPacket) {
 	c.emit(Event{Kind: EventPacket, Time: now, Packet: p})
 }
 
-// handleNotification matches a radio refusal to the request it concerns:
-// by reply_id when the radio sets it, otherwise to the newest request the
-// radio has not yet accepted into its queue.
+// handleNotification matches a radio refusal to the request it concerns,
+// by reply_id only. The firmware sets reply_id on every refusal of a packet
+// (traceroute limit, broadcast traceroute, duty cycle); a notification
+// without one is about the radio, not a request (for example the MQTT
+// server check of MQTT::isValidConfig, which comes in the middle of an edit
+// whose write still succeeds), so it is passed on as an event only.
 func (c *Client) handleNotification(n *pb.ClientNotification) {
+	if n.ReplyId == nil {
+		return
+	}
 	msg := n.GetMessage()
 	limited := strings.Contains(strings.ToLower(msg), "once every") || strings.Contains(strings.ToLower(msg), "rate")
 	err := &NotificationError{Level: n.GetLevel(), Message: msg, Limited: limited}
 	c.mu.Lock()
-	var p *pending
-	if n.ReplyId != nil {
-		p = c.pending[n.GetReplyId()]
-	} else if q := c.pending[c.lastSent]; q != nil && c.opts.Now().Sub(q.sent) < 5*time.Second {
-		p = q
-	}
+	p := c.pending[n.GetReplyId()]
 	c.mu.Unlock()
 	if p != nil {
 		p.finish(result{err: err})
