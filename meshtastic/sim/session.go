@@ -51,6 +51,7 @@ type session struct {
 	seenNext   int
 	lastPort   map[pb.PortNum]time.Time
 	logN       int
+	announced  bool // RebootedOnConnect: the rebooted frame went out
 }
 
 // serveCall identifies one Serve invocation, so it can close exactly the
@@ -167,6 +168,10 @@ func (r *Radio) handleFrame(s *session, payload []byte) {
 	case *pb.ToRadio_WantConfigId:
 		r.stats.handshakes.Add(1)
 		s.resetLocked()
+		if r.cfg.RebootedOnConnect && !s.announced {
+			s.announced = true
+			s.urgent = append(s.urgent, &pb.FromRadio{PayloadVariant: &pb.FromRadio_Rebooted{Rebooted: true}})
+		}
 		s.stream = r.configStreamLocked(v.WantConfigId)
 		r.log.Debug("sim: config requested", "nonce", v.WantConfigId, "frames", len(s.stream))
 	case *pb.ToRadio_Heartbeat:

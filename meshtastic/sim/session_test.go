@@ -298,3 +298,18 @@ func TestServeReturnsOnListenerError(t *testing.T) {
 		t.Fatal("Serve on a closed listener returned nil")
 	}
 }
+
+// TestRebootedOnConnect: with the option, the first want_config_id of a
+// connection is answered by a rebooted frame ahead of the config.
+func TestRebootedOnConnect(t *testing.T) {
+	cfg := fastConfig(35)
+	cfg.RebootedOnConnect = true
+	tr := startRadio(t, cfg)
+	c := dial(t, tr.addr)
+	c.wantConfig(7)
+	if m := c.next(waitLong); !m.GetRebooted() {
+		t.Fatalf("first frame %v, want rebooted", m)
+	}
+	c.handshake(8)
+	c.none(200*time.Millisecond, "a second rebooted", func(m *pb.FromRadio) bool { return m.GetRebooted() })
+}

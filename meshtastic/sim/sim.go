@@ -117,6 +117,11 @@ type Config struct {
 	// anyway. Nil means every address is reachable except hosts under the
 	// reserved .invalid domain.
 	MQTTReachable func(address string) bool
+	// RebootedOnConnect makes the radio send FromRadio.rebooted once per
+	// connection, just after the client's first want_config_id, the way a
+	// native-USB board announces its boot right after the port opens, so
+	// the frame arrives while the client's first handshake is under way.
+	RebootedOnConnect bool
 	// Limits are the client rate limits.
 	Limits RateLimits
 	// Firmware is reported as DeviceMetadata.firmware_version.
