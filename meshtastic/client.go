@@ -127,6 +127,7 @@ type Client struct {
 	staging     *radioState // being filled by a handshake
 	nonce       uint32
 	handshaken  chan struct{} // closed when the current handshake completes
+	ready       chan struct{} // closed when the first handshake completes
 	handshakeAt time.Time
 	pending     map[uint32]*pending
 	passkey     []byte
@@ -169,6 +170,7 @@ func Connect(ctx context.Context, conn transport.Conn, opts Options) (*Client, e
 		ctx:     cctx,
 		cancel:  cancel,
 		done:    make(chan struct{}),
+		ready:   make(chan struct{}),
 		pending: make(map[uint32]*pending),
 	}
 	c.idCounter.Store(rand.Uint32() & 0x3FF)
@@ -200,11 +202,14 @@ func Connect(ctx context.Context, conn transport.Conn, opts Options) (*Client, e
 	return c, nil
 }
 
-// handshake sends want_config_id and waits for config_complete_id.
+// handshake sends want_config_id and waits until a handshake completes.
+// It waits for the first completed one, not for this nonce: a `rebooted`
+// frame during the exchange (native-USB boards send one right after the
+// port opens) makes the client start over with a new nonce.
 func (c *Client) handshake(ctx context.Context) error {
-	done := c.startHandshake()
+	c.startHandshake()
 	select {
-	case <-done:
+	case <-c.ready:
 		return nil
 	case <-c.done:
 		return c.err

@@ -123,6 +123,7 @@ func (c *Client) completeHandshake(nonce uint32) {
 		return
 	}
 	st := c.staging
+	first := c.state == nil
 	if c.state != nil && nonce == NonceOnlyNodes {
 		// A nodes-only exchange carries no config: keep what we had.
 		c.state.nodes = st.nodes
@@ -134,6 +135,9 @@ func (c *Client) completeHandshake(nonce uint32) {
 	ch := c.handshaken
 	c.mu.Unlock()
 	close(ch)
+	if first {
+		close(c.ready)
+	}
 }
 
 // handlePacket updates the NodeDB, resolves waiting requests, then passes

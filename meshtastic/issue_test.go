@@ -70,3 +70,26 @@ func TestEditAlwaysCommits(t *testing.T) {
 		t.Fatal("a failed edit left the radio's transaction open")
 	}
 }
+
+// TestRebootedDuringFirstHandshake: a board that announces its boot while
+// the first handshake runs makes the client handshake again; Connect must
+// succeed as soon as that second handshake completes.
+func TestRebootedDuringFirstHandshake(t *testing.T) {
+	cfg := fastSim(73, 5)
+	cfg.RebootedOnConnect = true
+	r, addr := startSim(t, cfg)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := meshtastic.Dial(ctx, addr, meshtastic.Options{NoEvents: true, WakeDelay: time.Millisecond, HandshakeTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("connect took %v", el)
+	}
+	if len(c.Snapshot().Nodes) != len(r.Nodes()) {
+		t.Fatalf("%d nodes", len(c.Snapshot().Nodes))
+	}
+}
