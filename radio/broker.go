@@ -46,18 +46,35 @@ type Config struct {
 	AlwaysOn bool
 	// Client options for each connection (heartbeat, handshake timeout).
 	Client meshtastic.Options
-	// BackoffMin/Max bound the jittered reconnect delay.
+	// BackoffMin/Max bound the jittered reconnect delay. The delay grows
+	// with each failure and returns to BackoffMin only after a link has
+	// stayed up for StableAfter.
 	BackoffMin, BackoffMax time.Duration
-	// ContendedAfter consecutive links dropped right after the handshake
-	// mark the radio contended; it is then retried only every
-	// ContendedRetry, so two auto-reconnecting clients do not kick each
-	// other forever.
-	ContendedAfter int
-	ContendedRetry time.Duration
+	// StableAfter is how long a link must stay up to count as good: it
+	// resets the backoff and forgets short links. A TCP link the radio
+	// closes sooner is "short". Default 1 min.
+	StableAfter time.Duration
+	// ContendedAfter short links within ContendedWithin mark a TCP radio
+	// contended (another app keeps taking it), whatever failed in between.
+	// It is then retried only after ContendedRetry, doubling up to
+	// ContendedRetryMax while it stays contended, so two auto-reconnecting
+	// clients do not take the radio from each other forever, and the
+	// other app is kicked rarely. Defaults: 3 within 10 min; 5 min, 30 min.
+	// Serial links are never contended: a serial radio that keeps
+	// dropping is reported as resetting (ErrUnstable).
+	ContendedAfter    int
+	ContendedWithin   time.Duration
+	ContendedRetry    time.Duration
+	ContendedRetryMax time.Duration
 	// TracePace spaces traceroutes: the firmware allows one per 30 s from
 	// its client, so we wait a little longer.
 	TracePace time.Duration
-	// TextPace spaces text messages (firmware: one per 2 s).
+	// TextPace spaces text messages for all users of the radio. The
+	// firmware refuses a second text read within 2 s of the previous one
+	// (PhoneAPI::handleToRadioPacket) and times it when it reads the
+	// frame, which an idle TCP or USB link polls only every 250 ms
+	// (StreamAPI::readStream), so two texts written 2.1 s apart can be
+	// read 1.9 s apart. Default 3 s.
 	TextPace time.Duration
 	// TraceTimeout bounds the wait for one traceroute reply.
 	TraceTimeout time.Duration
@@ -89,13 +106,17 @@ func (c *Config) fill() {
 	def(&c.Grace, 30*time.Second)
 	def(&c.BackoffMin, time.Second)
 	def(&c.BackoffMax, time.Minute)
-	def(&c.ContendedRetry, 2*time.Minute)
+	def(&c.StableAfter, time.Minute)
+	def(&c.ContendedWithin, 10*time.Minute)
+	def(&c.ContendedRetry, 5*time.Minute)
+	def(&c.ContendedRetryMax, 30*time.Minute)
+	c.ContendedRetryMax = max(c.ContendedRetryMax, c.ContendedRetry)
 	def(&c.TracePace, 32*time.Second)
-	def(&c.TextPace, 2100*time.Millisecond)
+	def(&c.TextPace, 3*time.Second)
 	def(&c.TraceTimeout, 60*time.Second)
 	def(&c.BeaconCheck, 30*time.Second)
 	if c.ContendedAfter <= 0 {
-		c.ContendedAfter = 2
+		c.ContendedAfter = 3
 	}
 	if c.QueueLen <= 0 {
 		c.QueueLen = 256
@@ -189,6 +210,7 @@ type Broker struct {
 	messages      *ring[*Message]
 	links         chan struct{} // closed and replaced whenever a link comes up
 	connectedOnce bool
+	kind          transport.Kind // of the last link opened
 
 	packetsIn, packetsOut, drops atomic.Uint64
 
@@ -278,25 +300,26 @@ func (b *Broker) Run(ctx context.Context) {
 	defer wg.Wait()
 	defer b.setState(Stopped, nil, time.Time{})
 
-	backoff := b.cfg.BackoffMin
-	contended := 0
+	policy := newLinkPolicy(&b.cfg)
 	for {
 		if !b.waitWanted(ctx) {
 			return
 		}
 		b.setState(Connecting, nil, time.Time{})
-		c, err := b.connect(ctx)
+		c, kind, err := b.connect(ctx)
 		if ctx.Err() != nil {
 			if c != nil {
 				_ = c.Close()
 			}
 			return
 		}
+		var up time.Duration
 		if err == nil {
-			backoff = b.cfg.BackoffMin
+			start := b.cfg.Now()
 			err = b.serve(ctx, c)
+			up = b.cfg.Now().Sub(start)
 			if err == nil { // closed on purpose: nobody needs it
-				contended = 0
+				policy.closedOnPurpose(up)
 				b.setState(Idle, nil, time.Time{})
 				continue
 			}
@@ -304,31 +327,18 @@ func (b *Broker) Run(ctx context.Context) {
 				return
 			}
 		}
+		out := policy.failed(kind, c != nil, up, err, b.cfg.Now())
 		if !b.wanted() {
 			// Nobody needs the radio (it rebooted or went away while
 			// idle in the grace period): schedule nothing; it is dialled
 			// again when someone uses it.
-			b.log.Info("radio link lost with nobody using it", "err", err)
-			b.setState(Idle, err, time.Time{})
+			b.log.Info("radio link lost with nobody using it", "err", out.err)
+			b.setState(Idle, out.err, time.Time{})
 			continue
 		}
-		// Decide how long to wait before trying again.
-		var wait time.Duration
-		state := Backoff
-		if errors.Is(err, meshtastic.ErrContended) {
-			contended++
-		} else {
-			contended = 0
-		}
-		if contended >= b.cfg.ContendedAfter {
-			state, wait = Contended, jitter(b.cfg.ContendedRetry)
-		} else {
-			wait = jitter(backoff)
-			backoff = min(backoff*2, b.cfg.BackoffMax)
-		}
-		b.log.Warn("radio link failed", "err", err, "state", state, "retry_in", wait.Round(time.Millisecond))
-		b.setState(state, err, b.cfg.Now().Add(wait))
-		if !b.sleep(ctx, wait) {
+		b.log.Warn("radio link failed", "err", out.err, "state", out.state, "retry_in", out.wait.Round(time.Millisecond))
+		b.setState(out.state, out.err, b.cfg.Now().Add(out.wait))
+		if !b.sleep(ctx, out.wait) {
 			return
 		}
 		if !b.wanted() { // the last user left while we waited
@@ -405,16 +415,23 @@ func (b *Broker) waitWanted(ctx context.Context) bool {
 	return ctx.Err() == nil
 }
 
-func (b *Broker) connect(ctx context.Context) (*meshtastic.Client, error) {
+// connect dials and handshakes. It returns the link's kind even when the
+// handshake fails, "" when the dial did.
+func (b *Broker) connect(ctx context.Context) (*meshtastic.Client, transport.Kind, error) {
 	dctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 	defer cancel()
 	conn, err := b.cfg.Dial(dctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	kind := conn.Kind()
+	b.mu.Lock()
+	b.kind = kind
+	b.mu.Unlock()
 	opts := b.cfg.Client
 	opts.Logger = b.log
-	return meshtastic.Connect(dctx, conn, opts)
+	c, err := meshtastic.Connect(dctx, conn, opts)
+	return c, kind, err
 }
 
 // serve runs one connected client: it folds events into the shared state

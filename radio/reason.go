@@ -28,6 +28,14 @@ func reasonOf(err error) string {
 	switch {
 	case errors.Is(err, meshtastic.ErrContended):
 		return "another app is using the radio"
+	case errors.Is(err, ErrUnstable):
+		return "the radio keeps resetting"
+	case errors.Is(err, os.ErrNotExist):
+		return "device not found"
+	case errors.Is(err, syscall.ENODEV), errors.Is(err, syscall.ENXIO), errors.Is(err, syscall.EIO):
+		return "serial device gone"
+	case errors.Is(err, ErrSerialLost):
+		return "serial link lost"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
 	case errors.Is(err, syscall.ECONNRESET):
@@ -43,8 +51,6 @@ func reasonOf(err error) string {
 		return "name lookup failed"
 	case errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return "timed out"
-	case errors.Is(err, os.ErrNotExist):
-		return "device not found"
 	case errors.Is(err, os.ErrPermission):
 		return "permission denied"
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
