@@ -15,8 +15,11 @@ import (
 // QueueStatus, and whatever the mesh answers later.
 func (r *Radio) clientPacketLocked(s *session, p *pb.MeshPacket) {
 	p = proto.Clone(p).(*pb.MeshPacket)
-	// The client's from is meaningless: it becomes 0 ("local") and only
-	// turns into our number on the air.
+	// The client's from is meaningless for sending: MeshService turns it
+	// into 0 ("local") and it becomes our number on the air. But the rate
+	// limits of PhoneAPI::handleToRadioPacket run before that, and the text
+	// limit's refusal is addressed to the from the client gave.
+	clientFrom := p.From
 	p.From = 0
 	p.NextHop, p.RelayNode = 0, 0
 	if p.Id != 0 && s.seenRecentlyLocked(p.Id) {
@@ -40,7 +43,7 @@ func (r *Radio) clientPacketLocked(s *session, p *pb.MeshPacket) {
 			switch port {
 			case pb.PortNum_TEXT_MESSAGE_APP:
 				s.urgent = append(s.urgent, wrapFromRadio(r.queueStatusLocked(0, p.Id)))
-				r.toPhoneLocked(r.localRoutingLocked(p, pb.Routing_RATE_LIMIT_EXCEEDED))
+				r.refuseToLocked(clientFrom, p, pb.Routing_RATE_LIMIT_EXCEEDED)
 			case pb.PortNum_TRACEROUTE_APP:
 				r.notifyClientLocked(s, p.Id, pb.LogRecord_WARNING,
 					fmt.Sprintf("Traceroute can only be sent once every %d seconds", int(limit/time.Second)))
@@ -99,6 +102,20 @@ func (r *Radio) clientPacketLocked(s *session, p *pb.MeshPacket) {
 	default:
 		r.unicastLocked(p)
 	}
+}
+
+// refuseToLocked is MeshService::sendRoutingErrorResponse: a NAK from our
+// node addressed to the packet's from as the client sent it. Only a client
+// that put our own node number there gets it back; for from 0 (left unset)
+// the firmware sends the NAK over the air to node 0 and for any other
+// number to that node, so the client hears nothing but the QueueStatus
+// with res 0 it also gets for an accepted packet.
+func (r *Radio) refuseToLocked(to uint32, p *pb.MeshPacket, reason pb.Routing_Error) {
+	if to != r.myNum {
+		r.log.Debug("sim: refusal addressed away from the client", "to", nodeID(to), "id", p.Id, "reason", reason)
+		return
+	}
+	r.toPhoneLocked(r.localRoutingLocked(p, reason))
 }
 
 // limitFor is the configured gap for a port, 0 for none.

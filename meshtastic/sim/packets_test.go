@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -74,16 +75,79 @@ func TestTextRateLimit(t *testing.T) {
 	c.handshake(1)
 	c.packet(text(Broadcast, 0x3001, "one"))
 	c.waitFor(waitLong, "status", queueStatusFor(0x3001))
-	c.packet(text(Broadcast, 0x3002, "two"))
+	// The refusal is addressed to the packet's from: a client that sets it
+	// to our node number hears it.
+	p := text(Broadcast, 0x3002, "two")
+	p.From = tr.MyNodeNum()
+	c.packet(p)
 	qs := c.waitFor(waitLong, "status", queueStatusFor(0x3002)).GetQueueStatus()
 	if qs.Res != 0 {
 		t.Errorf("rate-limited text status res=%d", qs.Res)
 	}
-	if m := c.waitFor(waitLong, "rate limit error", routingFor(0x3002)); routingError(t, m) != pb.Routing_RATE_LIMIT_EXCEEDED {
+	m := c.waitFor(waitLong, "rate limit error", routingFor(0x3002))
+	if routingError(t, m) != pb.Routing_RATE_LIMIT_EXCEEDED || m.GetPacket().From != tr.MyNodeNum() || m.GetPacket().To != tr.MyNodeNum() {
 		t.Errorf("got %v", m)
 	}
-	if s := tr.Stats(); s.ClientPackets != 1 || s.RateLimited != 1 {
+	// Left unset (0), the NAK goes out over the air to node 0: the client
+	// only gets the same QueueStatus as for an accepted packet.
+	c.packet(text(Broadcast, 0x3003, "three"))
+	if qs := c.waitFor(waitLong, "status", queueStatusFor(0x3003)).GetQueueStatus(); qs.Res != 0 {
+		t.Errorf("status res=%d", qs.Res)
+	}
+	c.none(300*time.Millisecond, "a refusal addressed to node 0", routingFor(0x3003))
+	if s := tr.Stats(); s.ClientPackets != 1 || s.RateLimited != 2 {
 		t.Errorf("stats %+v", s)
+	}
+}
+
+// TestReadPollingTimesTheTextLimit: the firmware reads the link every
+// 250 ms when it has heard nothing for 2 s and every 5 ms otherwise, and
+// times the text limit at the read. Two texts written 2.1 s apart are read
+// 1.9 s apart when the first waited for an idle poll and the second did not.
+func TestReadPollingTimesTheTextLimit(t *testing.T) {
+	tr := startRadio(t, fastConfig(14)) // polling on: the firmware default
+	c := dial(t, tr.addr)
+	c.handshake(1)
+	c.heartbeat(0)
+	c.waitFor(waitLong, "heartbeat answer", queueStatusFor(0))
+	read := time.Now() // the radio read the heartbeat just now
+	time.Sleep(time.Until(read.Add(2050 * time.Millisecond)))
+	a := text(Broadcast, 0x3101, "first")
+	a.From = tr.MyNodeNum()
+	c.packet(a) // idle now: read at the next 250 ms poll, 2.25 s after the heartbeat
+	sent := time.Now()
+	c.waitFor(waitLong, "status", queueStatusFor(0x3101))
+	if d := time.Since(sent); d < 150*time.Millisecond {
+		t.Errorf("a frame written while the radio was idle was read after %v, want about 200 ms", d)
+	}
+	time.Sleep(time.Until(sent.Add(2100 * time.Millisecond)))
+	b := text(Broadcast, 0x3102, "second")
+	b.From = tr.MyNodeNum()
+	c.packet(b) // read at once: 1.9 s after the first
+	if m := c.waitFor(waitLong, "refusal", routingFor(0x3102)); routingError(t, m) != pb.Routing_RATE_LIMIT_EXCEEDED {
+		t.Fatalf("second text: %v, want RATE_LIMIT_EXCEEDED", m)
+	}
+}
+
+func TestPollerSchedule(t *testing.T) {
+	p := &poller{idle: 250 * time.Millisecond, busy: 5 * time.Millisecond, rng: rand.New(rand.NewPCG(1, 2))}
+	t0 := time.Unix(1000, 0)
+	if d := p.wait(t0); d < 0 || d >= 255*time.Millisecond {
+		t.Fatalf("first read after %v", d)
+	}
+	p.read(t0)
+	if d := p.wait(t0.Add(1900 * time.Millisecond)); d >= 5*time.Millisecond {
+		t.Fatalf("read within the busy window after %v", d)
+	}
+	if d := p.wait(t0.Add(2010 * time.Millisecond)); d < 240*time.Millisecond || d >= 245*time.Millisecond {
+		t.Fatalf("idle read after %v, want the poll at 2.25 s", d)
+	}
+	if d := p.wait(t0.Add(2300 * time.Millisecond)); d < 200*time.Millisecond || d >= 205*time.Millisecond {
+		t.Fatalf("idle read after %v, want the poll at 2.5 s", d)
+	}
+	off := &poller{idle: -1, busy: 5 * time.Millisecond, rng: p.rng}
+	if d := off.wait(t0); d != 0 {
+		t.Fatalf("polling off: %v", d)
 	}
 }
 

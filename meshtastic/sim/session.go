@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"io"
+	"math/rand/v2"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -125,16 +126,61 @@ func (s *session) readLoop(src io.Reader) error {
 	// No partial-frame timeout: the firmware has none either; a truncated
 	// frame is only cleared by the bytes that follow.
 	fr := frame.NewReader(src, frame.WithPartialTimeout(0))
+	s.r.mu.Lock()
+	poll := &poller{idle: s.r.cfg.PollIdle, busy: s.r.cfg.PollBusy, rng: rand.New(rand.NewPCG(s.r.rng.Uint64(), 0x706f6c6c))}
+	s.r.mu.Unlock()
 	for {
 		it, err := fr.Next()
 		if err != nil {
 			return err
 		}
-		if it.Kind == frame.KindFrame {
-			s.r.handleFrame(s, it.Payload)
+		if it.Kind != frame.KindFrame {
+			continue
 		}
+		if d := poll.wait(time.Now()); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-s.done:
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+		}
+		poll.read(time.Now())
+		s.r.handleFrame(s, it.Payload)
 	}
 }
+
+// poller is the firmware's read schedule for one link: a poll that finds
+// bytes is followed by polls every busy for 2 s, then every idle.
+type poller struct {
+	idle, busy time.Duration
+	rng        *rand.Rand
+	last       time.Time // the last poll that found bytes
+}
+
+// wait is how long after now (when a frame became readable) the firmware's
+// next poll reads it.
+func (p *poller) wait(now time.Time) time.Duration {
+	if p.idle < 0 {
+		return 0
+	}
+	jitter := time.Duration(p.rng.Int64N(int64(p.busy)))
+	if !p.last.IsZero() && now.Sub(p.last) < pollBusyWindow {
+		return jitter
+	}
+	var anchor time.Time
+	if p.last.IsZero() {
+		// A new link: the idle polls run at a phase of their own.
+		anchor = now.Add(-time.Duration(p.rng.Int64N(int64(p.idle))))
+	} else {
+		anchor = p.last.Add(pollBusyWindow)
+	}
+	k := (now.Sub(anchor) + p.idle - 1) / p.idle
+	return anchor.Add(k*p.idle).Sub(now) + jitter
+}
+
+func (p *poller) read(at time.Time) { p.last = at }
 
 // handleFrame processes one frame from the client.
 func (r *Radio) handleFrame(s *session, payload []byte) {

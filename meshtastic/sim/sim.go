@@ -41,6 +41,10 @@ const (
 	DefaultFirmware         = "2.7.26.54e0d8d"
 	DefaultAdminRebootDelay = 7 * time.Second // firmware DEFAULT_REBOOT_SECONDS
 
+	DefaultPollIdle = 250 * time.Millisecond // StreamAPI::readStream, nothing read for 2 s
+	DefaultPollBusy = 5 * time.Millisecond   // StreamAPI::readStream, bytes read within 2 s
+	pollBusyWindow  = 2 * time.Second
+
 	DefaultTextLimit       = 2 * time.Second  // TEXT_MESSAGE_APP
 	DefaultTracerouteLimit = 30 * time.Second // TRACEROUTE_APP
 	DefaultPositionLimit   = 10 * time.Second // POSITION, TELEMETRY, WAYPOINT, ALERT
@@ -122,6 +126,15 @@ type Config struct {
 	// native-USB board announces its boot right after the port opens, so
 	// the frame arrives while the client's first handshake is under way.
 	RebootedOnConnect bool
+	// PollIdle and PollBusy model when the firmware reads what the client
+	// wrote (StreamAPI::readStream, run by ServerAPI::runOnce and the
+	// serial console): all pending bytes are read in one poll; for 2 s
+	// after a poll that found bytes the next one follows within PollBusy,
+	// after that only every PollIdle. Rate limits are timed at that read,
+	// so two texts written 2.1 s apart can be read less than 2 s apart and
+	// the second is refused. Zero means the firmware's 250 ms and 5 ms; a
+	// negative PollIdle handles every frame as soon as it arrives.
+	PollIdle, PollBusy time.Duration
 	// Limits are the client rate limits.
 	Limits RateLimits
 	// Firmware is reported as DeviceMetadata.firmware_version.
@@ -232,6 +245,12 @@ func New(cfg Config) (*Radio, error) {
 	}
 	if cfg.AdminRebootDelay <= 0 {
 		cfg.AdminRebootDelay = DefaultAdminRebootDelay
+	}
+	if cfg.PollIdle == 0 {
+		cfg.PollIdle = DefaultPollIdle
+	}
+	if cfg.PollBusy <= 0 {
+		cfg.PollBusy = DefaultPollBusy
 	}
 	if cfg.Limits.Text == 0 {
 		cfg.Limits.Text = DefaultTextLimit
