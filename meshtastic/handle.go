@@ -212,6 +212,7 @@ func (c *Client) handleNotification(n *pb.ClientNotification) {
 	}
 }
 
+// handleQueueStatus marks a request as taken by the radio, or fails it.
 func (c *Client) handleQueueStatus(q *pb.QueueStatus) {
 	id := q.GetMeshPacketId()
 	if id == 0 {
@@ -219,11 +220,13 @@ func (c *Client) handleQueueStatus(q *pb.QueueStatus) {
 	}
 	c.mu.Lock()
 	p := c.pending[id]
-	if p != nil && q.GetRes() == 0 {
+	if p != nil && q.GetRes() == 0 && !p.accepted {
 		p.accepted = true
+		close(p.queued)
 	}
 	c.mu.Unlock()
-	if p != nil && q.GetRes() != 0 {
-		p.finish(result{err: &QueueError{Result: q.GetRes(), RequestID: id}})
+	if p == nil || q.GetRes() == 0 {
+		return
 	}
+	p.finish(result{err: &QueueError{Result: q.GetRes(), RequestID: id}})
 }

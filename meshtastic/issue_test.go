@@ -93,3 +93,29 @@ func TestRebootedDuringFirstHandshake(t *testing.T) {
 		t.Fatalf("%d nodes", len(c.Snapshot().Nodes))
 	}
 }
+
+// TestTextRefusalWithoutAck: a text sent without want_ack that breaks the
+// radio's 2 s limit is refused with res 0 in its QueueStatus and a NAK
+// addressed to the packet's from; WaitQueued reports it, and reports a
+// text the radio took as queued.
+func TestTextRefusalWithoutAck(t *testing.T) {
+	_, addr := startSim(t, fastSim(74, 5))
+	c := dial(t, addr, meshtastic.Options{})
+	drain(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id, err := c.SendText(meshtastic.Text{Text: "first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitQueued(ctx, id); err != nil {
+		t.Fatalf("first text: %v", err)
+	}
+	id, err = c.SendText(meshtastic.Text{Text: "second"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitQueued(ctx, id); !errors.Is(err, meshtastic.ErrRateLimited) {
+		t.Fatalf("second text within 2 s: %v, want ErrRateLimited", err)
+	}
+}

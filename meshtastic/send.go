@@ -34,8 +34,11 @@ type pending struct {
 	id       uint32
 	port     pb.PortNum // the reply port that completes it (ROUTING_APP for acks)
 	sent     time.Time
-	waited   bool // someone is waiting; never pruned
-	accepted bool // the radio queued it (QueueStatus res 0)
+	waited   bool          // someone is waiting; never pruned
+	accepted bool          // the radio queued it (QueueStatus res 0)
+	wantAck  bool          // the radio retransmits it until acked or out of retries
+	text     bool          // TEXT_MESSAGE_APP: a refusal may follow a res-0 QueueStatus
+	queued   chan struct{} // closed with accepted
 	once     sync.Once
 	ch       chan result
 }
@@ -65,11 +68,23 @@ func (c *Client) nextID() uint32 {
 // none, and returns the id. The answer (ack, reply or refusal) can be
 // awaited with Wait. Most callers want SendText, Traceroute or the admin
 // methods instead.
+//
+// A packet without from gets our own node number there, as the web client
+// does: the firmware addresses its rate-limit refusal of a text to the from
+// the client sent (PhoneAPI::handleToRadioPacket, then
+// MeshService::sendRoutingErrorResponse), so with from 0 the refusal goes
+// out over the air to node 0 and never comes back. The firmware replaces
+// from with 0 before routing the packet, so it changes nothing else.
 func (c *Client) Send(p *pb.MeshPacket, reply pb.PortNum) (uint32, error) {
 	if p.GetId() == 0 {
 		p.Id = c.nextID()
 	}
-	pd := &pending{id: p.GetId(), port: reply, sent: c.opts.Now(), ch: make(chan result, 1)}
+	if p.GetFrom() == 0 {
+		p.From = c.MyNodeNum()
+	}
+	pd := &pending{id: p.GetId(), port: reply, sent: c.opts.Now(), ch: make(chan result, 1),
+		wantAck: p.GetWantAck(), text: p.GetDecoded().GetPortnum() == pb.PortNum_TEXT_MESSAGE_APP,
+		queued: make(chan struct{})}
 	c.mu.Lock()
 	select {
 	case <-c.done:
@@ -117,6 +132,67 @@ func (c *Client) Wait(ctx context.Context, id uint32) (*pb.MeshPacket, error) {
 		delete(c.pending, id)
 		c.mu.Unlock()
 		return nil, fmt.Errorf("meshtastic: waiting for %#08x: %w", id, ctx.Err())
+	}
+}
+
+// refusalGrace is how long after a text's res-0 QueueStatus its refusal
+// may still come. The firmware sends the same QueueStatus for a text it
+// refuses for the rate limit and queues the refusal right behind it, behind
+// only the packets already waiting for the client.
+const refusalGrace = 500 * time.Millisecond
+
+// WaitQueued waits until the radio has taken packet id for transmission
+// and returns nil, or returns the radio's refusal: the text rate limit
+// (errors.Is ErrRateLimited), a full queue, a packet too large, a missing
+// channel. It does not wait for delivery; WaitAck does that for packets
+// sent with WantAck, and may still be called afterwards.
+//
+// For a text the radio's QueueStatus is the same whether it sent it or
+// refused it for the rate limit, so WaitQueued also waits refusalGrace
+// after it for a refusal.
+func (c *Client) WaitQueued(ctx context.Context, id uint32) error {
+	c.mu.Lock()
+	pd := c.pending[id]
+	if pd != nil {
+		pd.waited = true
+	}
+	c.mu.Unlock()
+	if pd == nil {
+		select {
+		case <-c.done:
+			return c.err
+		default:
+		}
+		return fmt.Errorf("meshtastic: no request %#08x is waiting for an answer", id)
+	}
+	var grace <-chan time.Time
+	queued := pd.queued
+	for {
+		select {
+		case r := <-pd.ch:
+			if r.err == nil {
+				// An answer (ack or reply) proves it was sent; keep it for
+				// a later Wait.
+				pd.ch <- r
+				return nil
+			}
+			c.mu.Lock()
+			delete(c.pending, id)
+			c.mu.Unlock()
+			return r.err
+		case <-queued:
+			if !pd.text {
+				return nil
+			}
+			queued = nil
+			t := time.NewTimer(refusalGrace)
+			defer t.Stop()
+			grace = t.C
+		case <-grace:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("meshtastic: waiting for %#08x to be queued: %w", id, ctx.Err())
+		}
 	}
 }
 
