@@ -230,7 +230,11 @@ func TestReplyBudget(t *testing.T) {
 			t.Fatalf("budget never bit: notices %q, budget %+v", notices, a.Budget("test"))
 		}
 	}
-	// Let any stray reply or second notice arrive before counting.
+	// A reply is in the history once the radio has taken it; then let
+	// any stray reply or second notice arrive before counting.
+	for wait := time.Now().Add(5 * time.Second); len(replies(b)) < 2 && time.Now().Before(wait); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	time.Sleep(300 * time.Millisecond)
 	for len(sub.Events()) > 0 {
 		if ev := <-sub.Events(); ev.Kind == EvAnnounce && strings.Contains(ev.Text, "auto-replies paused") {

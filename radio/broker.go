@@ -219,6 +219,7 @@ type Broker struct {
 	adminMu sync.Mutex
 	textMu  sync.Mutex
 	lastTxt time.Time
+	answers *answers // the radio's answers to packets we sent
 	traces  *traceQueue
 
 	ctx  context.Context
@@ -237,6 +238,7 @@ func New(cfg Config) *Broker {
 		links:    make(chan struct{}),
 		done:     make(chan struct{}),
 		view:     emptyView(),
+		answers:  newAnswers(),
 	}
 	b.subs.Store(&[]*Subscription{})
 	b.status = Status{Name: cfg.Name, Address: cfg.Address, State: Idle, Since: cfg.Now()}

@@ -146,6 +146,7 @@ func (b *Broker) setState(st State, err error, retry time.Time) {
 
 // handle folds one client event into the shared state and fans it out.
 func (b *Broker) handle(c *meshtastic.Client, ev meshtastic.Event) {
+	b.answers.observe(ev)
 	switch ev.Kind {
 	case meshtastic.EventPacket:
 		b.packetsIn.Add(1)

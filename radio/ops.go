@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meshgate/meshgate/meshtastic"
+	"github.com/meshgate/meshgate/meshtastic/pb"
 )
 
 // Client returns the connected client, or ErrNotConnected.
@@ -45,23 +46,15 @@ func (b *Broker) WaitConnected(ctx context.Context) error {
 // SendText sends a text for user who, spaced to the firmware's text rate
 // limit across all users of the radio, and records it in the shared
 // history. With WantAck the message's delivery state follows the ack.
+//
+// It returns once the radio has taken the text: a text the radio refuses
+// for its rate limit (it may count from another app's text, or read our
+// frames closer together than we wrote them) is sent again once, a pace
+// later, and a second refusal is an error wrapping
+// meshtastic.ErrRateLimited rather than a "sent" text that never left.
 func (b *Broker) SendText(ctx context.Context, who string, t meshtastic.Text) (Message, error) {
 	b.textMu.Lock()
-	if wait := b.lastTxt.Add(b.cfg.TextPace).Sub(b.cfg.Now()); wait > 0 {
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			b.textMu.Unlock()
-			return Message{}, ctx.Err()
-		}
-	}
-	c, err := b.Client()
-	if err != nil {
-		b.textMu.Unlock()
-		return Message{}, err
-	}
-	id, err := c.SendText(t)
-	b.lastTxt = b.cfg.Now()
+	c, id, err := b.sendPacedText(ctx, t)
 	b.textMu.Unlock()
 	if err != nil {
 		return Message{}, err
@@ -90,6 +83,53 @@ func (b *Broker) SendText(ctx context.Context, who string, t meshtastic.Text) (M
 		go b.trackAck(c, m)
 	}
 	return cp, nil
+}
+
+// sendPacedText sends t when the text pace allows and waits for the
+// radio's verdict, retrying once after a rate-limit refusal. The caller
+// holds textMu, so texts from every user of the radio go one by one.
+func (b *Broker) sendPacedText(ctx context.Context, t meshtastic.Text) (*meshtastic.Client, uint32, error) {
+	for attempt := 1; ; attempt++ {
+		if wait := b.lastTxt.Add(b.cfg.TextPace).Sub(b.cfg.Now()); wait > 0 {
+			timer := time.NewTimer(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return nil, 0, ctx.Err()
+			}
+		}
+		c, err := b.Client()
+		if err != nil {
+			return nil, 0, err
+		}
+		id, err := c.SendText(t)
+		b.lastTxt = b.cfg.Now()
+		if err == nil {
+			err = b.textVerdict(ctx, id)
+		}
+		if errors.Is(err, meshtastic.ErrRateLimited) {
+			if attempt == 1 {
+				b.log.Info("the radio refused a text for its rate limit; sending it again", "id", id, "after", b.cfg.TextPace)
+				continue
+			}
+			err = fmt.Errorf("%s refused the text twice for its rate limit (is another app sending texts through it?): %w", b.cfg.Name, err)
+		}
+		return c, id, err
+	}
+}
+
+// textVerdict waits for the radio's word on a text it was written: nil
+// once it is queued with no refusal, or when no answer comes (nothing
+// more can be known; see noteMissingAnswer).
+func (b *Broker) textVerdict(ctx context.Context, id uint32) error {
+	switch v, res := b.answers.wait(ctx, id); v {
+	case verdictLimited:
+		return &meshtastic.RoutingError{Reason: pb.Routing_RATE_LIMIT_EXCEEDED, RequestID: id}
+	case verdictRefused:
+		return &meshtastic.QueueError{Result: res, RequestID: id}
+	}
+	return nil
 }
 
 // trackAck waits for a sent message's ack and publishes the outcome. It
