@@ -411,6 +411,7 @@ func (r *Radio) rebootLocked() {
 	r.log.Info("sim: rebooting", "downtime", r.cfg.RebootDowntime)
 	r.rebootCount++
 	r.stats.reboots.Add(1)
+	r.dropConfig = r.cfg.DropConfigAfterReboot
 	// RAM settings are reloaded from flash: whatever an open edit
 	// transaction held is gone.
 	r.editing = false

@@ -285,3 +285,22 @@ func TestMQTTUnreachableNotice(t *testing.T) {
 		t.Fatalf("set_module_config refused: %v", m)
 	}
 }
+
+// TestDropConfigAfterReboot: the first want_config_id after a reboot is
+// lost; the next one is answered.
+func TestDropConfigAfterReboot(t *testing.T) {
+	cfg := fastConfig(36)
+	cfg.DropConfigAfterReboot = true
+	tr := startRadio(t, cfg)
+	r := tr.Radio
+	c := dial(t, tr.addr)
+	c.handshake(1) // before any reboot: answered
+	c.packet(admin(r, 0xC201, false, &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_RebootSeconds{RebootSeconds: 0}}))
+	if !c.closed(waitLong) {
+		t.Fatal("no reboot")
+	}
+	c2 := dialAfterReboot(t, tr)
+	c2.wantConfig(2)
+	c2.none(300*time.Millisecond, "config after a lost want_config_id", func(m *pb.FromRadio) bool { return m.GetMyInfo() != nil || isComplete(m) })
+	c2.handshake(3)
+}

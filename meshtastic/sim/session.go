@@ -212,6 +212,11 @@ func (r *Radio) handleFrame(s *session, payload []byte) {
 	}
 	switch v := msg.PayloadVariant.(type) {
 	case *pb.ToRadio_WantConfigId:
+		if r.dropConfig {
+			r.dropConfig = false
+			r.log.Info("sim: want_config_id lost right after the reboot", "nonce", v.WantConfigId)
+			return
+		}
 		r.stats.handshakes.Add(1)
 		s.resetLocked()
 		if r.cfg.RebootedOnConnect && !s.announced {

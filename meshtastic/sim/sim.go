@@ -135,6 +135,11 @@ type Config struct {
 	// the second is refused. Zero means the firmware's 250 ms and 5 ms; a
 	// negative PollIdle handles every frame as soon as it arrives.
 	PollIdle, PollBusy time.Duration
+	// DropConfigAfterReboot loses the first want_config_id the radio gets
+	// after each reboot, as if it arrived while the board was still
+	// starting: a client that re-handshakes on the `rebooted` frame then
+	// waits for a config that never comes.
+	DropConfigAfterReboot bool
 	// Limits are the client rate limits.
 	Limits RateLimits
 	// Firmware is reported as DeviceMetadata.firmware_version.
@@ -206,6 +211,7 @@ type Radio struct {
 	bootAt      time.Time
 	created     time.Time
 	editing     bool
+	dropConfig  bool // DropConfigAfterReboot: lose the next want_config_id
 	rebootT     *time.Timer
 	shutdownT   *time.Timer
 	passkey     []byte
