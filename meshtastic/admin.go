@@ -91,7 +91,13 @@ func (c *Client) GetConfig(ctx context.Context, t pb.AdminMessage_ConfigType) (*
 	if cfg == nil {
 		return nil, fmt.Errorf("meshtastic: radio answered without a config")
 	}
-	c.updateState(func(st *radioState) { st.config[t] = cfg })
+	c.updateState(func(st *radioState) bool {
+		if proto.Equal(st.config[t], cfg) {
+			return false
+		}
+		st.config[t] = cfg
+		return true
+	})
 	return cfg, nil
 }
 
@@ -105,7 +111,13 @@ func (c *Client) GetModuleConfig(ctx context.Context, t pb.AdminMessage_ModuleCo
 	if mc == nil {
 		return nil, fmt.Errorf("meshtastic: radio answered without a module config")
 	}
-	c.updateState(func(st *radioState) { st.module[t] = mc })
+	c.updateState(func(st *radioState) bool {
+		if proto.Equal(st.module[t], mc) {
+			return false
+		}
+		st.module[t] = mc
+		return true
+	})
 	return mc, nil
 }
 
@@ -123,7 +135,13 @@ func (c *Client) GetChannel(ctx context.Context, index int) (*pb.Channel, error)
 	if ch == nil {
 		return nil, fmt.Errorf("meshtastic: radio answered without a channel")
 	}
-	c.updateState(func(st *radioState) { st.channels[index] = ch })
+	c.updateState(func(st *radioState) bool {
+		if proto.Equal(st.channels[index], ch) {
+			return false
+		}
+		st.channels[index] = ch
+		return true
+	})
 	return ch, nil
 }
 
@@ -190,7 +208,7 @@ func (c *Client) Edit(ctx context.Context, configs []*pb.Config, modules []*pb.M
 	if failed != nil {
 		return fmt.Errorf("%w (settings accepted before it were committed)", failed)
 	}
-	c.updateState(func(st *radioState) {
+	c.updateState(func(st *radioState) bool {
 		for _, cfg := range configs {
 			if t, ok := configType(cfg); ok {
 				st.config[t] = proto.Clone(cfg).(*pb.Config)
@@ -201,6 +219,7 @@ func (c *Client) Edit(ctx context.Context, configs []*pb.Config, modules []*pb.M
 				st.module[t] = proto.Clone(mc).(*pb.ModuleConfig)
 			}
 		}
+		return len(configs)+len(modules) > 0
 	})
 	return nil
 }
@@ -255,11 +274,16 @@ func (c *Client) action(ctx context.Context, msg *pb.AdminMessage) error {
 	return err
 }
 
-// updateState changes the live state after a successful admin exchange.
-func (c *Client) updateState(f func(*radioState)) {
+// updateState changes the live state after a successful admin exchange;
+// f reports whether it changed anything, and then consumers are told with
+// an EventConfig carrying the new snapshot.
+func (c *Client) updateState(f func(*radioState) bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.state != nil {
-		f(c.state)
+	if c.state == nil || !f(c.state) {
+		c.mu.Unlock()
+		return
 	}
+	snap := c.state.snapshot()
+	c.mu.Unlock()
+	c.emit(Event{Kind: EventConfig, Time: c.opts.Now(), Snapshot: &snap})
 }

@@ -113,6 +113,9 @@ type Client struct {
 	log    *slog.Logger
 	events chan Event
 
+	evMu     sync.RWMutex // held to send on events; exclusively to close it
+	evClosed bool
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -128,6 +131,7 @@ type Client struct {
 	nonce       uint32
 	handshaken  chan struct{} // closed when the current handshake completes
 	ready       chan struct{} // closed when the first handshake completes
+	restarted   chan struct{} // a handshake began; the monitor times it
 	handshakeAt time.Time
 	pending     map[uint32]*pending
 	passkey     []byte
@@ -162,16 +166,17 @@ func Connect(ctx context.Context, conn transport.Conn, opts Options) (*Client, e
 	opts.fill()
 	cctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		opts:    opts,
-		conn:    conn,
-		w:       frame.NewWriter(conn),
-		log:     opts.Logger.With("radio", conn.Remote()),
-		events:  make(chan Event, opts.EventBuffer),
-		ctx:     cctx,
-		cancel:  cancel,
-		done:    make(chan struct{}),
-		ready:   make(chan struct{}),
-		pending: make(map[uint32]*pending),
+		opts:      opts,
+		conn:      conn,
+		w:         frame.NewWriter(conn),
+		log:       opts.Logger.With("radio", conn.Remote()),
+		events:    make(chan Event, opts.EventBuffer),
+		ctx:       cctx,
+		cancel:    cancel,
+		done:      make(chan struct{}),
+		ready:     make(chan struct{}),
+		restarted: make(chan struct{}, 1),
+		pending:   make(map[uint32]*pending),
 	}
 	c.idCounter.Store(rand.Uint32() & 0x3FF)
 	c.fr = frame.NewReader(conn)
@@ -198,7 +203,7 @@ func Connect(ctx context.Context, conn transport.Conn, opts Options) (*Client, e
 		return nil, c.err
 	}
 	c.wg.Add(1)
-	go c.heartbeatLoop()
+	go c.monitorLoop()
 	return c, nil
 }
 
@@ -226,6 +231,10 @@ func (c *Client) startHandshake() <-chan struct{} {
 	c.handshaken = make(chan struct{})
 	ch, nonce := c.handshaken, c.nonce
 	c.mu.Unlock()
+	select {
+	case c.restarted <- struct{}{}:
+	default:
+	}
 	if err := c.send(&pb.ToRadio{PayloadVariant: &pb.ToRadio_WantConfigId{WantConfigId: nonce}}); err != nil {
 		c.shutdown(fmt.Errorf("%w: %w", ErrClosed, err))
 	}
@@ -337,15 +346,34 @@ func (c *Client) send(msg *pb.ToRadio) error {
 	return nil
 }
 
-func (c *Client) heartbeatLoop() {
+// monitorLoop sends the heartbeats and times every handshake after the
+// first (Connect times that one): a re-handshake whose want_config_id was
+// lost would otherwise leave a link that looks connected and receives
+// nothing, so it fails the link with ErrHandshake and lets the owner
+// reconnect.
+func (c *Client) monitorLoop() {
 	defer c.wg.Done()
-	t := time.NewTicker(c.opts.Heartbeat)
-	defer t.Stop()
+	hb := time.NewTicker(c.opts.Heartbeat)
+	defer hb.Stop()
+	hs := time.NewTimer(time.Hour)
+	hs.Stop()
+	defer hs.Stop()
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
-		case <-t.C:
+		case <-c.restarted:
+			hs.Reset(c.opts.HandshakeTimeout)
+		case <-hs.C:
+			c.mu.Lock()
+			stuck := c.staging != nil
+			c.mu.Unlock()
+			if stuck {
+				c.log.Warn("the radio did not answer the handshake after its reboot", "timeout", c.opts.HandshakeTimeout)
+				c.shutdown(fmt.Errorf("%w: no config_complete_id %s after the radio rebooted", ErrHandshake, c.opts.HandshakeTimeout))
+				return
+			}
+		case <-hb.C:
 			if err := c.send(&pb.ToRadio{PayloadVariant: &pb.ToRadio_Heartbeat{Heartbeat: &pb.Heartbeat{}}}); err != nil {
 				c.shutdown(fmt.Errorf("%w: heartbeat: %w", ErrClosed, err))
 				return
@@ -358,12 +386,11 @@ func (c *Client) heartbeatLoop() {
 // readLoop owns the read side; it ends when the link does.
 func (c *Client) readLoop() {
 	defer c.wg.Done()
-	defer close(c.events)
 	for {
 		it, err := c.fr.Next()
 		if err != nil {
 			c.shutdown(c.classify(err))
-			c.emitFinal(Event{Kind: EventLinkDown, Time: c.opts.Now(), Err: c.err})
+			c.closeEvents(Event{Kind: EventLinkDown, Time: c.opts.Now(), Err: c.err})
 			return
 		}
 		c.bytesSeen.Store(true)
@@ -413,6 +440,13 @@ func (c *Client) emit(ev Event) {
 	if c.opts.NoEvents {
 		return
 	}
+	// Admin calls emit from their callers' goroutines: the read lock keeps
+	// the channel open until they are done (they give up once ctx ends).
+	c.evMu.RLock()
+	defer c.evMu.RUnlock()
+	if c.evClosed {
+		return
+	}
 	c.mu.Lock()
 	ready := c.state != nil
 	c.mu.Unlock()
@@ -429,14 +463,18 @@ func (c *Client) emit(ev Event) {
 	}
 }
 
-// emitFinal delivers the link-down event even though ctx is cancelled.
-func (c *Client) emitFinal(ev Event) {
-	if c.opts.NoEvents {
-		return
+// closeEvents delivers the link-down event even though ctx is cancelled,
+// and closes the channel: nothing is emitted after it.
+func (c *Client) closeEvents(ev Event) {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	if !c.opts.NoEvents {
+		select {
+		case c.events <- ev:
+		default:
+			// A full buffer means a stalled consumer; it learns from Done().
+		}
 	}
-	select {
-	case c.events <- ev:
-	default:
-		// A full buffer means a stalled consumer; it learns from Done().
-	}
+	c.evClosed = true
+	close(c.events)
 }

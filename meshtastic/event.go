@@ -22,8 +22,12 @@ const (
 	EventNotification
 	// EventLog: a line of radio log text or a LogRecord (Log set).
 	EventLog
-	// EventConfig: live config, module config or channel changed; take a
-	// new Snapshot.
+	// EventConfig: live config, module config, channels or the NodeDB
+	// changed: after every completed handshake (the first one and every
+	// one after a reboot; Resync set) and after an admin exchange changed
+	// the client's copy, Snapshot holds the new state. For a channel or
+	// config section the radio streams outside a handshake Snapshot is nil;
+	// take one with Client.Snapshot.
 	EventConfig
 	// EventRebooted: the radio said it rebooted; the client re-handshakes.
 	EventRebooted
@@ -63,4 +67,10 @@ type Event struct {
 	Notification *pb.ClientNotification
 	Log          string
 	Err          error
+	// Snapshot is the radio's state after the change (EventConfig).
+	Snapshot *Snapshot
+	// Resync is true on the EventConfig of a completed handshake: the
+	// whole state was read again, and anything kept from before (nodes,
+	// channels, config) should be replaced by Snapshot.
+	Resync bool
 }

@@ -133,11 +133,15 @@ func (c *Client) completeHandshake(nonce uint32) {
 	c.staging = nil
 	c.handshakeAt = c.opts.Now()
 	ch := c.handshaken
+	snap := c.state.snapshot()
 	c.mu.Unlock()
 	close(ch)
 	if first {
 		close(c.ready)
 	}
+	// Consumers replace what they kept (channels, config, NodeDB): after a
+	// reboot all of it may have changed.
+	c.emit(Event{Kind: EventConfig, Time: c.opts.Now(), Snapshot: &snap, Resync: true})
 }
 
 // handlePacket updates the NodeDB, resolves waiting requests, then passes

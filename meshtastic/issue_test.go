@@ -9,6 +9,8 @@ import (
 
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
+	"github.com/meshgate/meshgate/meshtastic/sim"
+	"github.com/meshgate/meshgate/meshtastic/transport"
 )
 
 // TestEditWithMQTTNotice: an ESP32 that cannot reach the new MQTT broker
@@ -117,5 +119,102 @@ func TestTextRefusalWithoutAck(t *testing.T) {
 	}
 	if err := c.WaitQueued(ctx, id); !errors.Is(err, meshtastic.ErrRateLimited) {
 		t.Fatalf("second text within 2 s: %v, want ErrRateLimited", err)
+	}
+}
+
+// serialSim serves a simulated radio on a pseudo-terminal and returns a
+// connected client.
+func serialSim(t *testing.T, cfg sim.Config, opts meshtastic.Options) (*sim.Radio, *meshtastic.Client) {
+	t.Helper()
+	r, err := sim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, path, err := sim.OpenPTY()
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.ServeStream(ctx, master) }()
+	t.Cleanup(func() { cancel(); master.Close(); <-done })
+	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer dcancel()
+	conn, err := transport.Dial(dctx, transport.Address{Kind: transport.Serial, Device: path, Baud: 115200, DTR: true, RTS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := meshtastic.Connect(dctx, conn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return r, c
+}
+
+// TestResyncEvents: every completed handshake, the first and the one after
+// a reboot, is announced with EventConfig carrying the new snapshot, and so
+// is an admin write that changes the client's copy.
+func TestResyncEvents(t *testing.T) {
+	_, c := serialSim(t, fastSim(75, 5), meshtastic.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resync := func(what string) meshtastic.Event {
+		t.Helper()
+		for {
+			select {
+			case ev, ok := <-c.Events():
+				if !ok {
+					t.Fatalf("link down waiting for %s: %v", what, c.Err())
+				}
+				if ev.Kind == meshtastic.EventConfig && ev.Snapshot != nil {
+					return ev
+				}
+			case <-ctx.Done():
+				t.Fatalf("no EventConfig with a snapshot for %s", what)
+			}
+		}
+	}
+	ev := resync("the first handshake")
+	first := ev.Snapshot
+	if !ev.Resync || len(first.Nodes) != 6 {
+		t.Fatalf("first handshake event: resync %v, %d nodes", ev.Resync, len(first.Nodes))
+	}
+	lora := c.Snapshot().LoRa()
+	lora.HopLimit = 6
+	go func() { _ = c.Edit(ctx, []*pb.Config{{PayloadVariant: &pb.Config_Lora{Lora: lora}}}, nil) }()
+	if ev := resync("the edit"); ev.Snapshot.LoRa().GetHopLimit() != 6 || ev.Resync {
+		t.Fatalf("edit event: hop limit %d, resync %v", ev.Snapshot.LoRa().GetHopLimit(), ev.Resync)
+	}
+	// The commit reboots the radio; the serial link stays and the client
+	// handshakes again on the rebooted frame.
+	ev = resync("the handshake after the reboot")
+	s := ev.Snapshot
+	if !ev.Resync || s.MyInfo.GetRebootCount() != first.MyInfo.GetRebootCount()+1 || s.LoRa().GetHopLimit() != 6 {
+		t.Fatalf("after reboot: resync %v, reboot count %d (was %d), hop limit %d", ev.Resync,
+			s.MyInfo.GetRebootCount(), first.MyInfo.GetRebootCount(), s.LoRa().GetHopLimit())
+	}
+}
+
+// TestRehandshakeTimeout: if the want_config_id sent after a reboot is
+// lost, the link must fail rather than look connected while receiving
+// nothing.
+func TestRehandshakeTimeout(t *testing.T) {
+	cfg := fastSim(76, 5)
+	cfg.DropConfigAfterReboot = true
+	_, c := serialSim(t, cfg, meshtastic.Options{HandshakeTimeout: time.Second})
+	drain(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Reboot(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(8 * time.Second):
+		t.Fatal("the link still looks up although the handshake after the reboot never completed")
+	}
+	if !errors.Is(c.Err(), meshtastic.ErrHandshake) {
+		t.Fatalf("link error %v, want ErrHandshake", c.Err())
 	}
 }
