@@ -191,6 +191,11 @@ type Status struct {
 	PacketsIn   uint64    `json:"packets_in"`
 	PacketsOut  uint64    `json:"packets_out"`
 	Drops       uint64    `json:"fanout_drops"`
+	// Warnings are problems with the radio's setup that users should fix,
+	// one sentence each, e.g. Bluetooth left on on a serial radio, or
+	// answers going missing because another client reads the radio's
+	// queue. Empty when all is well.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Broker owns one radio's upstream connection.
@@ -211,6 +216,7 @@ type Broker struct {
 	links         chan struct{} // closed and replaced whenever a link comes up
 	connectedOnce bool
 	kind          transport.Kind // of the last link opened
+	missing       []time.Time    // answers that went missing (see awaitAnswer)
 
 	packetsIn, packetsOut, drops atomic.Uint64
 
@@ -219,7 +225,6 @@ type Broker struct {
 	adminMu sync.Mutex
 	textMu  sync.Mutex
 	lastTxt time.Time
-	answers *answers // the radio's answers to packets we sent
 	traces  *traceQueue
 
 	ctx  context.Context
@@ -238,7 +243,6 @@ func New(cfg Config) *Broker {
 		links:    make(chan struct{}),
 		done:     make(chan struct{}),
 		view:     emptyView(),
-		answers:  newAnswers(),
 	}
 	b.subs.Store(&[]*Subscription{})
 	b.status = Status{Name: cfg.Name, Address: cfg.Address, State: Idle, Since: cfg.Now()}
@@ -251,10 +255,12 @@ func (b *Broker) Name() string { return b.cfg.Name }
 
 // Status returns the current link status.
 func (b *Broker) Status() Status {
+	now := b.cfg.Now()
 	b.mu.Lock()
 	s := b.status
+	s.Warnings = b.warningsLocked(now)
 	b.mu.Unlock()
-	if !s.RetryAt.IsZero() && !s.RetryAt.After(b.cfg.Now()) {
+	if !s.RetryAt.IsZero() && !s.RetryAt.After(now) {
 		s.RetryAt = time.Time{} // due: the attempt is starting
 	}
 	s.Subscribers = len(*b.subs.Load())

@@ -139,6 +139,7 @@ func (b *Broker) setState(st State, err error, retry time.Time) {
 		b.status.LastError, b.status.Reason = "", ""
 	}
 	s := b.status
+	s.Warnings = b.warningsLocked(b.cfg.Now())
 	b.mu.Unlock()
 	s.Subscribers = len(*b.subs.Load())
 	b.publish(&Event{Kind: EvStatus, At: b.cfg.Now(), Status: &s})
@@ -146,7 +147,6 @@ func (b *Broker) setState(st State, err error, retry time.Time) {
 
 // handle folds one client event into the shared state and fans it out.
 func (b *Broker) handle(c *meshtastic.Client, ev meshtastic.Event) {
-	b.answers.observe(ev)
 	switch ev.Kind {
 	case meshtastic.EventPacket:
 		b.packetsIn.Add(1)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/meshgate/meshgate/meshtastic"
-	"github.com/meshgate/meshgate/meshtastic/pb"
 )
 
 // Client returns the connected client, or ErrNotConnected.
@@ -106,7 +105,7 @@ func (b *Broker) sendPacedText(ctx context.Context, t meshtastic.Text) (*meshtas
 		id, err := c.SendText(t)
 		b.lastTxt = b.cfg.Now()
 		if err == nil {
-			err = b.textVerdict(ctx, id)
+			err = b.textQueued(ctx, c, id)
 		}
 		if errors.Is(err, meshtastic.ErrRateLimited) {
 			if attempt == 1 {
@@ -119,17 +118,27 @@ func (b *Broker) sendPacedText(ctx context.Context, t meshtastic.Text) (*meshtas
 	}
 }
 
-// textVerdict waits for the radio's word on a text it was written: nil
-// once it is queued with no refusal, or when no answer comes (nothing
-// more can be known; see noteMissingAnswer).
-func (b *Broker) textVerdict(ctx context.Context, id uint32) error {
-	switch v, res := b.answers.wait(ctx, id); v {
-	case verdictLimited:
-		return &meshtastic.RoutingError{Reason: pb.Routing_RATE_LIMIT_EXCEEDED, RequestID: id}
-	case verdictRefused:
-		return &meshtastic.QueueError{Result: res, RequestID: id}
+// queuedTimeout bounds the wait for the radio to say it took a packet. It
+// answers every packet it reads with a QueueStatus within a poll or two
+// (PhoneAPI::handleToRadioPacket); one that never comes was most likely
+// read by another client draining the same queue (see Status.Warnings).
+const queuedTimeout = 3 * time.Second
+
+// textQueued waits for the radio's word on a text: nil once it took it,
+// its refusal otherwise. No word at all counts as sent: the text was
+// written and nothing more can be known.
+func (b *Broker) textQueued(ctx context.Context, c *meshtastic.Client, id uint32) error {
+	qctx, cancel := context.WithTimeout(ctx, queuedTimeout)
+	defer cancel()
+	err := b.awaitAnswer("the radio's queue status for a text", func() error { return c.WaitQueued(qctx, id) })
+	if err != nil && qctx.Err() != nil && ctx.Err() == nil {
+		b.log.Warn("the radio did not say whether it took a text", "id", id)
+		return nil
 	}
-	return nil
+	if err != nil && ctx.Err() != nil {
+		return nil // written; the caller stopped waiting for the verdict
+	}
+	return err
 }
 
 // trackAck waits for a sent message's ack and publishes the outcome. It
@@ -183,7 +192,7 @@ func (b *Broker) Admin(ctx context.Context, f func(context.Context, *meshtastic.
 		return err
 	}
 	b.packetsOut.Add(1)
-	return f(ctx, c)
+	return b.awaitAnswer("an admin answer", func() error { return f(ctx, c) })
 }
 
 // Position reports where a traceroute waits: 0 means it is running now.

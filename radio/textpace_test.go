@@ -24,7 +24,7 @@ func TestTextPaceDefault(t *testing.T) {
 // being reported as sent.
 func TestTextRefusedForRateLimitIsRetried(t *testing.T) {
 	r, addr := simRadio(t, sim.Config{Seed: 51, Nodes: 4, Limits: sim.RateLimits{Text: time.Second}})
-	pace := 600 * time.Millisecond
+	pace := 700 * time.Millisecond
 	b := startBroker(t, addr, Config{TextPace: pace})
 	sub := b.Subscribe("u")
 	defer sub.Close()
