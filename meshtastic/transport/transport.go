@@ -43,8 +43,9 @@ type Address struct {
 	// Device is the serial device path.
 	Device string
 	// Baud, DTR and RTS apply to serial links. DTR/RTS are asserted on open
-	// unless the address says dtr=0 / rts=0: some boards reset when they
-	// change, others need them.
+	// (and left alone) unless the address says dtr=0&rts=0, for boards
+	// that reset when the lines change. One without the other is refused:
+	// see checkModemLines.
 	Baud     int
 	DTR, RTS bool
 }
@@ -142,7 +143,33 @@ func parseSerial(s string) (Address, error) {
 			return Address{}, fmt.Errorf("%w: %q: unknown option %q", ErrBadAddress, s, k)
 		}
 	}
+	if err := checkModemLines(a); err != nil {
+		return Address{}, fmt.Errorf("%w: %q: %v", ErrBadAddress, s, err)
+	}
 	return a, nil
+}
+
+// checkModemLines refuses a DTR/RTS combination that leaves a classic
+// ESP32 board unable to run. Its USB-serial bridge drives the chip's EN
+// (reset) and GPIO0 (boot mode) through the two-transistor auto-reset
+// circuit that esptool's ClassicReset drives: RTS asserted with DTR released pulls EN
+// low, so dtr=0 alone holds the chip in reset for as long as the port is
+// open; DTR asserted with RTS released pulls GPIO0 low, so rts=0 alone
+// sends the chip's next reset into the ROM bootloader instead of
+// Meshtastic. Both asserted or both released leave the chip alone. The
+// address is refused rather than warned about because the failure is
+// silent (the radio just never answers) and the fix is one word; boards
+// without that circuit (nRF52 and other native-USB boards) work with
+// both lines on, the default, and native-USB nRF52 firmware needs DTR on
+// to send anything at all.
+func checkModemLines(a Address) error {
+	switch {
+	case !a.DTR && a.RTS:
+		return fmt.Errorf("dtr=0 without rts=0 holds an ESP32 board in reset (its auto-reset circuit pulls EN low); use dtr=0&rts=0, or neither")
+	case a.DTR && !a.RTS:
+		return fmt.Errorf("rts=0 without dtr=0 makes an ESP32 board's next reset start its ROM bootloader instead of Meshtastic (GPIO0 is pulled low); use dtr=0&rts=0, or neither")
+	}
+	return nil
 }
 
 // Conn is an open link to a radio.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 )
 
@@ -34,6 +35,27 @@ func TestParse(t *testing.T) {
 		"serial:///dev/x?baud=abc", "serial:///dev/x?parity=odd", "tcp://a b"} {
 		if _, err := Parse(in); !errors.Is(err, ErrBadAddress) {
 			t.Errorf("Parse(%q) = %v, want ErrBadAddress", in, err)
+		}
+	}
+}
+
+// One modem line released without the other leaves a classic ESP32 in
+// reset or in its bootloader; the address is refused with the reason.
+func TestParseRefusesHalfModemLines(t *testing.T) {
+	for in, want := range map[string]string{
+		"serial:///dev/ttyUSB0?dtr=0":       "holds an ESP32 board in reset",
+		"serial:///dev/ttyUSB0?dtr=0&rts=1": "holds an ESP32 board in reset",
+		"serial:///dev/ttyUSB0?rts=0":       "ROM bootloader",
+		"/dev/ttyUSB0?rts=false&dtr=true":   "ROM bootloader",
+	} {
+		_, err := Parse(in)
+		if !errors.Is(err, ErrBadAddress) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "dtr=0&rts=0") {
+			t.Errorf("Parse(%q) = %v, want a refusal saying %q", in, err, want)
+		}
+	}
+	for _, in := range []string{"serial:///dev/ttyUSB0?dtr=0&rts=0", "serial:///dev/ttyUSB0?dtr=1&rts=1", "serial:///dev/serial/by-id/usb-Silicon_Labs_CP2102-if00-port0"} {
+		if _, err := Parse(in); err != nil {
+			t.Errorf("Parse(%q): %v", in, err)
 		}
 	}
 }
