@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -638,7 +639,7 @@ func (r *Radio) updateFromLocked(p *pb.MeshPacket) {
 	switch d.Portnum {
 	case pb.PortNum_NODEINFO_APP:
 		u := &pb.User{}
-		if proto.Unmarshal(d.Payload, u) == nil {
+		if proto.Unmarshal(d.Payload, u) == nil && r.acceptUserLocked(ni, u) {
 			u.Id = nodeID(p.From)
 			ni.User = u
 		}
@@ -655,6 +656,22 @@ func (r *Radio) updateFromLocked(p *pb.MeshPacket) {
 	}
 }
 
+// acceptUserLocked is the key check of NodeDB::updateUser: once a node's
+// 32-byte public key is known, a NodeInfo with another key (or none) is
+// dropped ("Public Key mismatch, dropping NodeInfo"), and so is one that
+// advertises our own key. The packet itself still reaches the client.
+func (r *Radio) acceptUserLocked(ni *pb.NodeInfo, u *pb.User) bool {
+	if k := u.GetPublicKey(); len(k) == 32 && bytes.Equal(k, r.set.owner.GetPublicKey()) {
+		r.log.Info("sim: a node advertises our own public key; NodeInfo dropped", "node", nodeID(ni.Num))
+		return false
+	}
+	if old := ni.GetUser().GetPublicKey(); len(old) == 32 && !bytes.Equal(old, u.GetPublicKey()) {
+		r.log.Info("sim: public key mismatch, dropping NodeInfo", "node", nodeID(ni.Num))
+		return false
+	}
+	return true
+}
+
 // receiveLocked is the radio hearing p: NodeDB update, then the packet goes
 // to the client queue. Packets from ignored nodes, and via-MQTT packets when
 // lora.ignore_mqtt is set, are dropped as firmware does.
@@ -666,7 +683,42 @@ func (r *Radio) receiveLocked(p *pb.MeshPacket) {
 		return
 	}
 	r.updateFromLocked(p)
+	r.proxyUplinkLocked(p)
 	r.toPhoneLocked(p)
+}
+
+// proxyUplinkLocked publishes p the way the MQTT module does when it is
+// set to proxy through the client (proxy_to_client_enabled): instead of a
+// broker connection, every publish goes to the client as a
+// FromRadio.mqttClientProxyMessage. Only channels with uplink enabled are
+// published, and nothing that came from MQTT.
+func (r *Radio) proxyUplinkLocked(p *pb.MeshPacket) {
+	mq := r.set.mqtt()
+	if !mq.GetEnabled() || !mq.GetProxyToClientEnabled() || p.ViaMqtt || p.TransportMechanism == pb.MeshPacket_TRANSPORT_MQTT {
+		return
+	}
+	if p.Channel >= maxChannels || !r.set.channels[p.Channel].GetSettings().GetUplinkEnabled() {
+		return
+	}
+	name := r.set.channels[p.Channel].GetSettings().GetName()
+	if name == "" {
+		name = "LongFast" // the preset's name stands in for an empty one
+	}
+	pkt := proto.Clone(p).(*pb.MeshPacket)
+	if pkt.From == 0 {
+		pkt.From = r.myNum
+	}
+	env, _ := proto.Marshal(&pb.ServiceEnvelope{Packet: pkt, ChannelId: name, GatewayId: nodeID(r.myNum)})
+	msg := &pb.MqttClientProxyMessage{
+		Topic:          mq.GetRoot() + "/2/e/" + name + "/" + nodeID(r.myNum),
+		PayloadVariant: &pb.MqttClientProxyMessage_Data{Data: env},
+	}
+	for s := range r.sessions {
+		if s.configured {
+			s.urgent = append(s.urgent, wrapFromRadio(msg))
+			s.notify()
+		}
+	}
 }
 
 // toPhoneLocked queues p for the client. The queue is bounded like the

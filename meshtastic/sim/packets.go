@@ -82,6 +82,21 @@ func (r *Radio) clientPacketLocked(s *session, p *pb.MeshPacket) {
 		r.toPhoneLocked(r.localRoutingLocked(p, reason))
 		return
 	}
+	if r.txFull > 0 {
+		// The radio's TX queue is full: RadioLibInterface::send refuses it
+		// and MeshService reports ERRNO_UNKNOWN as the QueueStatus result.
+		// For want_ack, ReliableRouter::send has already scheduled its
+		// retransmissions, which deliver it once the queue drains; anything
+		// else is simply lost.
+		r.txFull--
+		s.urgent = append(s.urgent, wrapFromRadio(r.queueStatusLocked(errnoUnknown, p.Id)))
+		if !p.WantAck {
+			return
+		}
+		r.stats.clientPackets.Add(1)
+		r.routeLocked(s, p)
+		return
+	}
 	// Only the newest few matter for QueueStatus; keep the list short even
 	// when a client floods ports that have no rate limit.
 	if len(r.txTimes) >= txQueueMax {
@@ -90,7 +105,15 @@ func (r *Radio) clientPacketLocked(s *session, p *pb.MeshPacket) {
 	r.txTimes = append(r.txTimes, time.Now())
 	s.urgent = append(s.urgent, wrapFromRadio(r.queueStatusLocked(0, p.Id)))
 	r.stats.clientPackets.Add(1)
+	r.routeLocked(s, p)
+}
 
+// routeLocked hands an accepted client packet to its destination.
+func (r *Radio) routeLocked(s *session, p *pb.MeshPacket) {
+	port := p.GetDecoded().GetPortnum()
+	if p.To != r.myNum {
+		r.proxyUplinkLocked(p)
+	}
 	switch p.To {
 	case r.myNum:
 		if port == pb.PortNum_ADMIN_APP {
@@ -116,6 +139,21 @@ func (r *Radio) refuseToLocked(to uint32, p *pb.MeshPacket, reason pb.Routing_Er
 		return
 	}
 	r.toPhoneLocked(r.localRoutingLocked(p, reason))
+}
+
+// errnoUnknown is the firmware's ERRNO_UNKNOWN (MeshTypes.h), the send
+// result of a packet the full TX queue refused.
+const errnoUnknown = 32
+
+// FillTxQueue makes the next n client packets find the radio's TX queue
+// full: their QueueStatus carries res 32 (ERRNO_UNKNOWN). A packet sent
+// with want_ack is still delivered, by the retransmissions the firmware
+// scheduled before it tried the queue (ReliableRouter::send); any other is
+// lost.
+func (r *Radio) FillTxQueue(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.txFull = n
 }
 
 // limitFor is the configured gap for a port, 0 for none.

@@ -41,13 +41,14 @@ type session struct {
 	lastContact atomic.Int64
 
 	// Guarded by r.mu.
-	configured bool            // config_complete sent; live packets flow
-	stream     []*pb.FromRadio // rest of the config stream
-	urgent     []*pb.FromRadio // queue statuses, notifications, log records
-	heartbeat  bool            // a heartbeat awaits its queueStatus
-	console    []outItem       // serial text-mode output
-	protobufs  bool            // serial: the host has sent a valid frame
-	asleep     bool            // serial: the radio is rebooting
+	configured bool             // config_complete sent; live packets flow
+	stream     []*pb.FromRadio  // rest of the config stream
+	urgent     []*pb.FromRadio  // queue statuses, notifications, log records
+	replay     []*pb.MeshPacket // 2.8: NodeDB records replayed after the config
+	heartbeat  bool             // a heartbeat awaits its queueStatus
+	console    []outItem        // serial text-mode output
+	protobufs  bool             // serial: the host has sent a valid frame
+	asleep     bool             // serial: the radio is rebooting
 	seen       [recentIDs]uint32
 	seenNext   int
 	lastPort   map[pb.PortNum]time.Time
@@ -103,6 +104,7 @@ func (s *session) resetLocked() {
 	s.configured = false
 	s.stream = nil
 	s.urgent = nil
+	s.replay = nil
 	s.heartbeat = false
 }
 
@@ -224,6 +226,7 @@ func (r *Radio) handleFrame(s *session, payload []byte) {
 			s.urgent = append(s.urgent, &pb.FromRadio{PayloadVariant: &pb.FromRadio_Rebooted{Rebooted: true}})
 		}
 		s.stream = r.configStreamLocked(v.WantConfigId)
+		s.replay = r.replayLocked(v.WantConfigId)
 		r.log.Debug("sim: config requested", "nonce", v.WantConfigId, "frames", len(s.stream))
 	case *pb.ToRadio_Heartbeat:
 		if v.Heartbeat.GetNonce() == 1 {
@@ -289,6 +292,11 @@ func (r *Radio) takeOutputLocked(s *session) []outItem {
 		r.toPhone = r.toPhone[1:]
 		r.stats.delivered.Add(1)
 		items = append(items, outItem{msg: wrapFromRadio(p)})
+	}
+	// Replayed records come last: live traffic goes first.
+	for s.configured && len(items) < outputBatch && len(s.replay) > 0 {
+		items = append(items, outItem{msg: wrapFromRadio(s.replay[0])})
+		s.replay = s.replay[1:]
 	}
 	return items
 }

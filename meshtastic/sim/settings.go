@@ -172,7 +172,7 @@ func defaultSettings(own *peer, cfg Config, m *mesh) *settings {
 	// A 2.7 radio streams module configs up to tak (tag 16); mesh_beacon
 	// (17) arrived with 2.8. Follow the firmware version we claim.
 	lastModule := protoreflect.FieldNumber(16)
-	if !strings.HasPrefix(cfg.Firmware, "2.7.") && !strings.HasPrefix(cfg.Firmware, "2.6.") {
+	if firmware28(cfg.Firmware) {
 		lastModule = 1 << 29
 	}
 	mfields := moduleOneof.Fields()
@@ -317,6 +317,13 @@ func (r *Radio) fileManifestLocked() []*pb.FileInfo {
 	}
 }
 
+// firmware28 reports whether a firmware version behaves like 2.8: the
+// simulation knows 2.6 and 2.7 as the older behaviour and treats anything
+// else as 2.8.
+func firmware28(version string) bool {
+	return !strings.HasPrefix(version, "2.7.") && !strings.HasPrefix(version, "2.6.")
+}
+
 // configStreamLocked builds the FromRadio sequence that answers a
 // want_config_id, in the order the firmware sends it (the apps rely on it).
 func (r *Radio) configStreamLocked(nonce uint32) []*pb.FromRadio {
@@ -350,8 +357,14 @@ func (r *Radio) configStreamLocked(nonce uint32) []*pb.FromRadio {
 			add(proto.Clone(r.set.module[mfields.Get(i).Number()]))
 		}
 	}
+	thin := firmware28(r.cfg.Firmware)
 	if !onlyConfig {
 		for _, ni := range r.sortedNodesLocked(false) {
+			if thin {
+				// 2.8 keeps positions and telemetry in separate tables and
+				// replays them after config_complete_id.
+				ni.Position, ni.DeviceMetrics = nil, nil
+			}
 			add(ni)
 		}
 	}
@@ -362,6 +375,64 @@ func (r *Radio) configStreamLocked(nonce uint32) []*pb.FromRadio {
 	}
 	out = append(out, &pb.FromRadio{PayloadVariant: &pb.FromRadio_ConfigCompleteId{ConfigCompleteId: nonce}})
 	return out
+}
+
+// replayLocked is what firmware 2.8 sends after config_complete_id
+// (PhoneAPI::popReplayPacket): each known position, then each node's
+// device telemetry, as broadcast packets from that node shaped like live
+// ones: rx_time the record's own time, channel 0, hop fields from the
+// known hop count, priority BACKGROUND, transport LORA, no RSSI, no
+// bitfield, and a stable id derived from node, time and kind
+// (makeReplayPacketId), so an unchanged record keeps its id across
+// reconnects. The config-only nonce skips it.
+func (r *Radio) replayLocked(nonce uint32) []*pb.MeshPacket {
+	if !firmware28(r.cfg.Firmware) || nonce == NonceOnlyConfig {
+		return nil
+	}
+	nodes := r.sortedNodesLocked(false)
+	var out []*pb.MeshPacket
+	mk := func(ni *pb.NodeInfo, at uint32, kind uint32, port pb.PortNum, m proto.Message) *pb.MeshPacket {
+		payload, _ := proto.Marshal(m)
+		hl := r.set.hopLimit()
+		hops := min(ni.GetHopsAway(), hl)
+		t := at
+		return &pb.MeshPacket{
+			From: ni.Num, To: Broadcast, Id: ReplayPacketID(ni.Num, at, kind), RxTime: &t,
+			RxSnr: ni.Snr, HopStart: hl, HopLimit: hl - hops, Priority: pb.MeshPacket_BACKGROUND,
+			TransportMechanism: pb.MeshPacket_TRANSPORT_LORA,
+			PayloadVariant:     &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: port, Payload: payload}},
+		}
+	}
+	for _, ni := range nodes {
+		if pos := ni.GetPosition(); pos != nil && pos.LatitudeI != nil {
+			out = append(out, mk(ni, pos.GetTime(), uint32(pb.PortNum_POSITION_APP), pb.PortNum_POSITION_APP, pos))
+		}
+	}
+	for _, ni := range nodes {
+		if dm := ni.GetDeviceMetrics(); dm != nil {
+			tel := &pb.Telemetry{Time: ni.LastHeard, Variant: &pb.Telemetry_DeviceMetrics{DeviceMetrics: dm}}
+			out = append(out, mk(ni, ni.LastHeard, replayKindDeviceMetrics, pb.PortNum_TELEMETRY_APP, tel))
+		}
+	}
+	return out
+}
+
+// replayKindDeviceMetrics is the Telemetry oneof tag of device_metrics, the
+// kind the firmware mixes into a replayed telemetry packet's id.
+const replayKindDeviceMetrics = 2
+
+// ReplayPacketID is the id firmware 2.8 gives a packet it replays from its
+// NodeDB after a handshake (PhoneAPI.cpp, makeReplayPacketId): node number
+// and record time mixed with the multiplier 2654435761, then the kind (the
+// port for positions, the Telemetry variant tag for telemetry); 0 becomes 1.
+func ReplayPacketID(num, timestamp, kind uint32) uint32 {
+	h := num
+	h = h*2654435761 + timestamp
+	h = h*2654435761 + kind
+	if h == 0 {
+		return 1
+	}
+	return h
 }
 
 // wrapFromRadio puts a message into the matching FromRadio variant.
@@ -392,6 +463,8 @@ func wrapFromRadio(v any) *pb.FromRadio {
 		f.PayloadVariant = &pb.FromRadio_ClientNotification{ClientNotification: m}
 	case *pb.LogRecord:
 		f.PayloadVariant = &pb.FromRadio_LogRecord{LogRecord: m}
+	case *pb.MqttClientProxyMessage:
+		f.PayloadVariant = &pb.FromRadio_MqttClientProxyMessage{MqttClientProxyMessage: m}
 	default:
 		panic("sim: wrapFromRadio: unexpected type")
 	}

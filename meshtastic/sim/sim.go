@@ -142,7 +142,10 @@ type Config struct {
 	DropConfigAfterReboot bool
 	// Limits are the client rate limits.
 	Limits RateLimits
-	// Firmware is reported as DeviceMetadata.firmware_version.
+	// Firmware is reported as DeviceMetadata.firmware_version. A version
+	// that does not start with 2.6. or 2.7. behaves like 2.8: NodeInfos in
+	// the handshake carry no position or device metrics, which are replayed
+	// as packets after config_complete_id (see ReplayPacketID).
 	Firmware string
 	// Logger receives debug and info logs; nil discards them.
 	Logger *slog.Logger
@@ -211,6 +214,7 @@ type Radio struct {
 	bootAt      time.Time
 	created     time.Time
 	editing     bool
+	txFull      int  // FillTxQueue: client packets still to find the queue full
 	dropConfig  bool // DropConfigAfterReboot: lose the next want_config_id
 	rebootT     *time.Timer
 	shutdownT   *time.Timer
@@ -301,6 +305,11 @@ func New(cfg Config) (*Radio, error) {
 	r.db[r.myNum] = r.ownNodeInfoLocked(now)
 	for _, p := range r.mesh.peers {
 		r.db[p.num] = p.initialNodeInfo(now)
+		if firmware28(cfg.Firmware) && p.num%5 == 0 && r.db[p.num].Position != nil {
+			// In the 2.8 mode about one node in five has no clock (no GPS
+			// fix, no NTP) and sends positions with time 0.
+			r.db[p.num].Position.Time = 0
+		}
 	}
 	return r, nil
 }
