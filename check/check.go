@@ -215,13 +215,52 @@ func checkRadio(r *Report, rd config.Radio) {
 		r.add(Fatal, where, "%v", err)
 		return
 	}
-	if a.Kind == transport.Serial {
-		st, err := os.Stat(a.Device)
-		switch {
-		case err != nil:
-			r.add(Warning, where, "serial device %s: %v (it may appear when the radio is plugged in)", a.Device, err)
-		case st.Mode()&os.ModeCharDevice == 0:
-			r.add(Warning, where, "%s is not a character device", a.Device)
+	if a.Kind != transport.Serial {
+		return
+	}
+	st, err := os.Stat(a.Device)
+	switch {
+	case err != nil:
+		r.add(Warning, where, "serial device %s: %v (it may appear when the radio is plugged in)", a.Device, err)
+	case st.Mode()&os.ModeCharDevice == 0:
+		r.add(Warning, where, "%s is not a character device", a.Device)
+	}
+	if stableSerialDir(a.Device) == "" {
+		hint := "its /dev/serial/by-id/ name"
+		if id := byIDFor(a.Device); id != "" {
+			hint = id
+		}
+		r.add(Warning, where, "%s is numbered in plug order and can change after a replug or a reset that re-enumerates USB; use %s", a.Device, hint)
+	}
+	// meshgate cannot see the radio's settings from here; it warns in
+	// `radios` once it does.
+	r.add(Warning, where, "serial radio: if its Bluetooth is on, a phone on Bluetooth and meshgate both read the radio's one queue, "+
+		"each missing packets and answers (ESP32), or the phone is cut off whenever meshgate connects (nRF52); "+
+		"turn Bluetooth off on a radio meshgate owns (meshtastic --port %s --set bluetooth.enabled false)", a.Device)
+}
+
+// stableSerialDir returns the udev directory of persistent serial names a
+// path lives in, or "".
+func stableSerialDir(dev string) string {
+	for _, dir := range []string{"/dev/serial/by-id/", "/dev/serial/by-path/"} {
+		if strings.HasPrefix(dev, dir) {
+			return dir
 		}
 	}
+	return ""
+}
+
+// byIDFor finds the /dev/serial/by-id link that points at dev, if any.
+func byIDFor(dev string) string {
+	target, err := filepath.EvalSymlinks(dev)
+	if err != nil {
+		return ""
+	}
+	links, _ := filepath.Glob("/dev/serial/by-id/*")
+	for _, l := range links {
+		if t, err := filepath.EvalSymlinks(l); err == nil && t == target {
+			return l
+		}
+	}
+	return ""
 }

@@ -85,6 +85,15 @@ func TestBrokenSetups(t *testing.T) {
 		{"missing serial device", func(t *testing.T, c *config.Config) {
 			c.Radios = append(c.Radios, config.Radio{Name: "usb", Address: "serial:///dev/ttyNOPE0"})
 		}, false, "serial device /dev/ttyNOPE0"},
+		{"serial device by number", func(t *testing.T, c *config.Config) {
+			c.Radios = append(c.Radios, config.Radio{Name: "usb", Address: "serial:///dev/ttyNOPE0"})
+		}, false, "radio usb: warning: /dev/ttyNOPE0 is numbered in plug order"},
+		{"serial radio and Bluetooth", func(t *testing.T, c *config.Config) {
+			c.Radios = append(c.Radios, config.Radio{Name: "usb", Address: "serial:///dev/serial/by-id/usb-RAK4631-if00"})
+		}, false, "turn Bluetooth off on a radio meshgate owns (meshtastic --port /dev/serial/by-id/usb-RAK4631-if00 --set bluetooth.enabled false)"},
+		{"half the modem lines", func(t *testing.T, c *config.Config) {
+			c.Radios = append(c.Radios, config.Radio{Name: "usb", Address: "serial:///dev/ttyUSB0?dtr=0"})
+		}, true, "holds an ESP32 board in reset"},
 		{"demo on a public address", func(t *testing.T, c *config.Config) {
 			c.Demo, c.Listen = true, "0.0.0.0:2222"
 		}, true, "only listens on loopback"},
@@ -115,5 +124,13 @@ func TestBrokenSetups(t *testing.T) {
 	}
 	if rep := Run(setup(t, goodKey+"\n", 0o600)); len(rep.Findings) != 0 {
 		t.Fatalf("a clean setup has findings: %+v", rep.Findings)
+	}
+	// A by-id path draws no plug-order warning, only the Bluetooth one.
+	c := setup(t, goodKey+"\n", 0o600)
+	c.Radios = []config.Radio{{Name: "usb", Address: "serial:///dev/serial/by-id/usb-Espressif_USB_JTAG-if00"}}
+	for _, f := range Run(c).Findings {
+		if strings.Contains(f.Msg, "plug order") {
+			t.Fatalf("by-id path: %s", f)
+		}
 	}
 }
