@@ -11,6 +11,7 @@ package radio
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -42,8 +43,17 @@ type Config struct {
 	// so a user switching views or reconnecting does not cost a handshake.
 	Grace time.Duration
 	// AlwaysOn keeps the radio connected with no subscribers (history,
-	// responders).
+	// responders), taking it back from any other app (within the limits
+	// of the contention policy below).
 	AlwaysOn bool
+	// Stay connects at once and keeps the link with nobody subscribed, so
+	// the history has no gaps, but yields the radio to another app: when
+	// the radio closes a TCP link while nobody here needs it (another app
+	// connected, which makes the firmware drop us; or it rebooted), the
+	// broker leaves it alone (Idle, ErrYielded) until someone does. A
+	// serial link has no other app to yield to and is always reconnected.
+	// The registry sets it for configured radios; see Registry.Add.
+	Stay bool
 	// Client options for each connection (heartbeat, handshake timeout).
 	Client meshtastic.Options
 	// BackoffMin/Max bound the jittered reconnect delay. The delay grows
@@ -221,6 +231,7 @@ type Broker struct {
 	packetsIn, packetsOut, drops atomic.Uint64
 
 	alwaysOn atomic.Bool
+	yielded  atomic.Bool // Stay: left to another app until someone needs the radio
 
 	adminMu sync.Mutex
 	textMu  sync.Mutex
@@ -336,6 +347,10 @@ func (b *Broker) Run(ctx context.Context) {
 			}
 		}
 		out := policy.failed(kind, c != nil, up, err, b.cfg.Now())
+		if b.cfg.Stay && kind == transport.TCP && closedByRadio(err) && !b.needed() {
+			b.yielded.Store(true)
+			out.err = fmt.Errorf("%w: %w", ErrYielded, out.err)
+		}
 		if !b.wanted() {
 			// Nobody needs the radio (it rebooted or went away while
 			// idle in the grace period): schedule nothing; it is dialled
@@ -388,6 +403,12 @@ func (b *Broker) SetAlwaysOn(on bool) {
 }
 
 func (b *Broker) wanted() bool {
+	return b.needed() || b.cfg.Stay && !b.yielded.Load()
+}
+
+// needed: a user, an always-on setting, or an enabled rule or beacon
+// needs the radio (Stay aside).
+func (b *Broker) needed() bool {
 	return b.cfg.AlwaysOn || b.alwaysOn.Load() || len(*b.subs.Load()) > 0 ||
 		(b.cfg.Automation != nil && b.cfg.Automation.Active(b.cfg.Name, b.cfg.Now()))
 }
@@ -456,6 +477,7 @@ func (b *Broker) serve(ctx context.Context, c *meshtastic.Client) error {
 		b.status.Reconnects++
 	}
 	b.connectedOnce = true
+	b.yielded.Store(false) // someone needed it back; keep it again
 	close(b.links)
 	b.links = make(chan struct{})
 	b.mu.Unlock()

@@ -22,6 +22,10 @@ var (
 	// ErrUnstable: the radio keeps dropping a serial link soon after
 	// connecting.
 	ErrUnstable = errors.New("radio: the radio keeps resetting or dropping off USB")
+	// ErrYielded: the radio closed our link while nobody here needed it,
+	// most likely because another app connected; meshgate leaves the
+	// radio to it until someone uses the radio here.
+	ErrYielded = errors.New("radio: another app took the radio (or it rebooted) while nobody here used it; left to it until someone does")
 )
 
 // linkPolicy decides what to do after a link ends or an attempt fails:

@@ -50,7 +50,8 @@ func NewRegistry(ctx context.Context, base Config, allowDial []netip.Prefix) *Re
 
 // Add configures a radio by name and address ("host[:port]",
 // "tcp://host:port", "serial:///dev/ttyUSB0", or "sim://?seed=N&nodes=N"
-// for a built-in simulated radio) and starts its broker.
+// for a built-in simulated radio) and starts its broker, which connects at
+// once and stays connected (Config.Stay).
 func (r *Registry) Add(name, addr string) (*Broker, error) {
 	if err := validName(name); err != nil {
 		return nil, err
@@ -66,6 +67,14 @@ func (r *Registry) Add(name, addr string) (*Broker, error) {
 	}
 	cfg := r.base
 	cfg.Name, cfg.Address, cfg.Dial = name, addr, dial
+	// A configured radio stays connected with nobody logged in: a gateway
+	// promises history without gaps, and dropping the link 30 s after the
+	// last user left lost whatever the mesh said until the next one came.
+	// But the radio serves one app, so holding it by default would also
+	// lock out the phone app for good; Stay yields to another app instead
+	// of fighting it, and comes back when someone uses the radio here.
+	// AlwaysOn (SetAlwaysOn) holds it regardless.
+	cfg.Stay = true
 	b := New(cfg)
 	r.brokers[name] = b
 	r.order = append(r.order, name)
@@ -108,7 +117,7 @@ func (r *Registry) Names() []string {
 // Adhoc returns a broker for an address that is not configured, if it lies
 // inside the allowed dial ranges (checked on the resolved IP, so a name
 // cannot smuggle in an address outside them). The broker is kept and
-// reused for the same address.
+// reused for the same address; it connects only while someone uses it.
 func (r *Registry) Adhoc(addr string) (*Broker, error) {
 	a, err := transport.Parse(addr)
 	if err != nil {
