@@ -122,8 +122,9 @@ type Client struct {
 	done   chan struct{}
 	err    error // set before done closes
 
-	closing   atomic.Bool
-	bytesSeen atomic.Bool
+	closing     atomic.Bool
+	bytesSeen   atomic.Bool
+	proxyWarned atomic.Bool // the MQTT client proxy warning went out
 
 	mu          sync.Mutex
 	state       *radioState // live state, nil until the first handshake completes

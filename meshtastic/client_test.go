@@ -119,21 +119,24 @@ func TestNonceAvoidsSpecialValues(t *testing.T) {
 func TestLiveNodeUpdates(t *testing.T) {
 	r, addr := startSim(t, fastSim(5, 10))
 	c := dial(t, addr, meshtastic.Options{})
-	target := r.Nodes()[3].GetNum()
-	if target == r.MyNodeNum() {
-		target = r.Nodes()[4].GetNum()
+	target := r.Nodes()[3]
+	if target.GetNum() == r.MyNodeNum() {
+		target = r.Nodes()[4]
 	}
+	// A renaming NodeInfo keeps the node's key: one with another key is
+	// dropped, as the firmware's NodeDB does.
+	key := target.GetUser().GetPublicKey()
 	lat, lon, bat := int32(515000000), int32(-1000000), uint32(42)
 	pos, _ := proto.Marshal(&pb.Position{LatitudeI: &lat, LongitudeI: &lon, Time: uint32(time.Now().Unix())})
 	tel, _ := proto.Marshal(&pb.Telemetry{Variant: &pb.Telemetry_DeviceMetrics{DeviceMetrics: &pb.DeviceMetrics{BatteryLevel: &bat}}})
-	user, _ := proto.Marshal(&pb.User{Id: meshtastic.NodeID(target), LongName: "Renamed Node", ShortName: "RN"})
+	user, _ := proto.Marshal(&pb.User{Id: meshtastic.NodeID(target.GetNum()), LongName: "Renamed Node", ShortName: "RN", PublicKey: key})
 	rssi := int32(-97)
 	bf := uint32(1)
 	for i, pl := range []struct {
 		port pb.PortNum
 		data []byte
 	}{{pb.PortNum_POSITION_APP, pos}, {pb.PortNum_TELEMETRY_APP, tel}, {pb.PortNum_NODEINFO_APP, user}} {
-		r.Inject(&pb.MeshPacket{From: target, To: meshtastic.Broadcast, Id: uint32(0x5000 + i), RxSnr: 7.5, RxRssi: &rssi,
+		r.Inject(&pb.MeshPacket{From: target.GetNum(), To: meshtastic.Broadcast, Id: uint32(0x5000 + i), RxSnr: 7.5, RxRssi: &rssi,
 			HopStart: 3, HopLimit: 1, ViaMqtt: true,
 			PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: pl.port, Payload: pl.data, Bitfield: &bf}}})
 	}
@@ -141,7 +144,7 @@ func TestLiveNodeUpdates(t *testing.T) {
 	for {
 		select {
 		case ev := <-c.Events():
-			if ev.Kind != meshtastic.EventNode || ev.Node.Num != target || ev.Node.LongName != "Renamed Node" {
+			if ev.Kind != meshtastic.EventNode || ev.Node.Num != target.GetNum() || ev.Node.LongName != "Renamed Node" {
 				continue
 			}
 			n := ev.Node
@@ -150,7 +153,7 @@ func TestLiveNodeUpdates(t *testing.T) {
 				time.Since(n.LastHeard) > time.Minute {
 				t.Fatalf("node not updated from packets: %+v", n)
 			}
-			if got := c.Snapshot().Nodes[target]; got.ShortName != "RN" {
+			if got := c.Snapshot().Nodes[target.GetNum()]; got.ShortName != "RN" {
 				t.Fatalf("snapshot not updated: %+v", got)
 			}
 			return

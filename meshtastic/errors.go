@@ -3,6 +3,7 @@ package meshtastic
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/meshtastic/transport"
@@ -84,15 +85,56 @@ func (e *NotificationError) Is(target error) bool {
 	return target == ErrRejected || (e.Limited && target == ErrRateLimited)
 }
 
-// QueueError is a non-zero result in the radio's queue status for a packet.
+// QueueError is a non-zero result in the radio's queue status for a packet
+// it did not send. The result is the firmware's send error: a routing
+// error code (Routing.Error, e.g. 6 NO_CHANNEL, 7 TOO_LARGE, 9
+// DUTY_CYCLE_LIMIT) from encoding, or one of its ERRNO values (MeshTypes.h)
+// from the radio interface: 32 ERRNO_UNKNOWN (the transmit queue is full),
+// 33 ERRNO_NO_INTERFACES, 34 ERRNO_DISABLED (transmitting is off or the
+// region is unset). 32 to 34 collide with routing codes; in a queue status
+// they are the ERRNO values.
 type QueueError struct {
 	Result    int32
 	RequestID uint32
 }
 
 func (e *QueueError) Error() string {
-	return fmt.Sprintf("meshtastic: packet %#08x: radio queue refused it (code %d)", e.RequestID, e.Result)
+	return fmt.Sprintf("meshtastic: packet %#08x: the radio did not send it: %s", e.RequestID, QueueResult(e.Result))
 }
 
-// Is treats a queue refusal as not delivered.
-func (e *QueueError) Is(target error) bool { return target == ErrNotDelivered }
+// Is treats a queue refusal as not delivered, and TOO_LARGE as too large.
+func (e *QueueError) Is(target error) bool {
+	switch target {
+	case ErrNotDelivered:
+		return true
+	case ErrTooLarge:
+		return e.Result == int32(pb.Routing_TOO_LARGE)
+	case ErrRateLimited:
+		return e.Result == int32(pb.Routing_RATE_LIMIT_EXCEEDED) || e.Result == int32(pb.Routing_DUTY_CYCLE_LIMIT)
+	}
+	return false
+}
+
+// QueueResult puts a QueueStatus result code into words.
+func QueueResult(res int32) string {
+	switch res {
+	case 0:
+		return "queued"
+	case 32:
+		return "its transmit queue is full (code 32)"
+	case 33:
+		return "it has no radio interface (code 33)"
+	case 34:
+		return "its transmitter is disabled or its region is unset (code 34)"
+	case int32(pb.Routing_TOO_LARGE):
+		return "the packet is too large for one LoRa frame (code 7)"
+	case int32(pb.Routing_NO_CHANNEL):
+		return "no such channel (code 6)"
+	case int32(pb.Routing_DUTY_CYCLE_LIMIT):
+		return "the regional duty-cycle limit is reached (code 9)"
+	}
+	if name, ok := pb.Routing_Error_name[res]; ok {
+		return fmt.Sprintf("%s (code %d)", strings.ToLower(strings.ReplaceAll(name, "_", " ")), res)
+	}
+	return fmt.Sprintf("error code %d", res)
+}

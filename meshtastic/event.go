@@ -69,6 +69,10 @@ type Event struct {
 	Err          error
 	// Snapshot is the radio's state after the change (EventConfig).
 	Snapshot *Snapshot
+	// Replay is true on an EventPacket that firmware 2.8 replayed from its
+	// NodeDB after the handshake (a stored position or telemetry record,
+	// see IsReplay), not something heard now.
+	Replay bool
 	// Resync is true on the EventConfig of a completed handshake: the
 	// whole state was read again, and anything kept from before (nodes,
 	// channels, config) should be replaced by Snapshot.

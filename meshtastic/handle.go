@@ -1,6 +1,7 @@
 package meshtastic
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"syscall"
@@ -84,9 +85,14 @@ func (c *Client) handle(msg *pb.FromRadio) {
 		c.log.Info("radio rebooted; handshaking again")
 		c.emit(Event{Kind: EventRebooted, Time: now})
 		c.startHandshake()
+	case *pb.FromRadio_MqttClientProxyMessage:
+		// The radio publishes through us and we have no broker to give
+		// it to: say so loudly rather than drop MQTT in silence.
+		c.stats.skipped.Add(1)
+		c.warnProxy(now)
 	default:
-		// deviceuiConfig, xmodem, MQTT proxy, lockdown status, region
-		// presets and variants newer than our schema.
+		// deviceuiConfig, xmodem, lockdown status, region presets and
+		// variants newer than our schema.
 		c.stats.skipped.Add(1)
 	}
 }
@@ -142,6 +148,9 @@ func (c *Client) completeHandshake(nonce uint32) {
 	// Consumers replace what they kept (channels, config, NodeDB): after a
 	// reboot all of it may have changed.
 	c.emit(Event{Kind: EventConfig, Time: c.opts.Now(), Snapshot: &snap, Resync: true})
+	if mq := snap.MQTT(); mq.GetEnabled() && mq.GetProxyToClientEnabled() {
+		c.warnProxy(c.opts.Now())
+	}
 }
 
 // handlePacket updates the NodeDB, resolves waiting requests, then passes
@@ -154,21 +163,28 @@ func (c *Client) handlePacket(p *pb.MeshPacket) {
 	if c.staging != nil {
 		st = c.staging
 	}
+	replay := IsReplay(p)
 	if st != nil && p.GetFrom() != 0 {
 		n := st.nodes[p.GetFrom()]
 		if n == nil {
 			n = &Node{Num: p.GetFrom()}
 			st.nodes[n.Num] = n
 		}
-		if p.GetFrom() != st.myNum {
+		// A replayed record was heard long ago: the NodeInfo of the
+		// handshake already says when and how.
+		if p.GetFrom() != st.myNum && !replay {
 			n.heard(p, now)
 		}
 		if d := p.GetDecoded(); d != nil {
 			switch d.GetPortnum() {
 			case pb.PortNum_NODEINFO_APP:
 				u := &pb.User{}
-				if proto.Unmarshal(d.GetPayload(), u) == nil {
-					n.applyUser(u)
+				if proto.Unmarshal(d.GetPayload(), u) == nil && p.GetFrom() != st.myNum {
+					if why := keyConflict(n, u, st); why != "" {
+						c.log.Warn("ignoring a NodeInfo the radio refused", "node", NodeID(n.Num), "why", why)
+					} else {
+						n.applyUser(u)
+					}
 				}
 			case pb.PortNum_POSITION_APP:
 				pos := &pb.Position{}
@@ -192,7 +208,81 @@ func (c *Client) handlePacket(p *pb.MeshPacket) {
 	if changed != nil {
 		c.emit(Event{Kind: EventNode, Time: now, Node: changed})
 	}
-	c.emit(Event{Kind: EventPacket, Time: now, Packet: p})
+	c.emit(Event{Kind: EventPacket, Time: now, Packet: p, Replay: replay})
+}
+
+// keyConflict says why the firmware's NodeDB refuses a NodeInfo
+// (NodeDB::updateUser), or "" when it accepts it: once a node's 32-byte
+// public key is known, a NodeInfo with a different key or none is dropped
+// ("Public Key mismatch, dropping NodeInfo"), and a node advertising our
+// own key is refused with a warning to the client. The firmware still hands
+// the packet to the client, so without this check a spoofed name and key
+// would be shown.
+func keyConflict(n *Node, u *pb.User, st *radioState) string {
+	k := u.GetPublicKey()
+	if own := st.nodes[st.myNum]; own != nil && len(own.PublicKey) == 32 && bytes.Equal(k, own.PublicKey) {
+		return "it advertises our own public key"
+	}
+	if len(n.PublicKey) == 32 && !bytes.Equal(k, n.PublicKey) {
+		return "its public key differs from the one known"
+	}
+	return ""
+}
+
+// IsReplay reports whether p is a record firmware 2.8 replays from its
+// NodeDB after a handshake rather than a packet heard now. 2.8 sends the
+// stored positions, device and environment telemetry and status messages
+// of other nodes as broadcast packets from them after config_complete_id,
+// shaped like live ones (PhoneAPI::makeReplay*Packet); the mark is their id,
+// derived from node, record time (rx_time) and kind by makeReplayPacketId:
+// h = num; h = h*2654435761 + time; h = h*2654435761 + kind (0 becomes 1),
+// where kind is the port for positions (3) and status (36) and the
+// Telemetry variant tag for telemetry (2 device, 3 environment). A live
+// packet has that id by chance once in 2^32.
+func IsReplay(p *pb.MeshPacket) bool {
+	d := p.GetDecoded()
+	if d == nil || p.GetFrom() == 0 || p.GetTo() != Broadcast || p.RxTime == nil {
+		return false
+	}
+	var kinds []uint32
+	switch d.GetPortnum() {
+	case pb.PortNum_POSITION_APP:
+		kinds = []uint32{uint32(pb.PortNum_POSITION_APP)}
+	case pb.PortNum_TELEMETRY_APP:
+		kinds = []uint32{2, 3}
+	case pb.PortNum_NODE_STATUS_APP:
+		kinds = []uint32{uint32(pb.PortNum_NODE_STATUS_APP)}
+	default:
+		return false
+	}
+	for _, k := range kinds {
+		h := p.GetFrom()
+		h = h*2654435761 + p.GetRxTime()
+		h = h*2654435761 + k
+		if h == 0 {
+			h = 1
+		}
+		if h == p.GetId() {
+			return true
+		}
+	}
+	return false
+}
+
+// proxyWarning is what the client says when the radio wants its MQTT
+// traffic carried by the client.
+const proxyWarning = "the radio's MQTT is set to proxy through its client (mqtt.proxy_to_client_enabled), " +
+	"and meshgate does not relay MQTT: this radio sends and receives nothing over MQTT " +
+	"until proxy_to_client_enabled is turned off"
+
+// warnProxy tells the consumer, once per link, that MQTT is lost.
+func (c *Client) warnProxy(now time.Time) {
+	if c.proxyWarned.Swap(true) {
+		return
+	}
+	c.log.Warn(proxyWarning)
+	c.emit(Event{Kind: EventNotification, Time: now, Notification: &pb.ClientNotification{
+		Time: uint32(now.Unix()), Level: pb.LogRecord_WARNING, Message: proxyWarning}})
 }
 
 // handleNotification matches a radio refusal to the request it concerns,
@@ -217,6 +307,11 @@ func (c *Client) handleNotification(n *pb.ClientNotification) {
 }
 
 // handleQueueStatus marks a request as taken by the radio, or fails it.
+// A packet sent with want_ack is not failed by a non-zero result: the
+// firmware starts its retransmissions before it first tries to queue the
+// packet (ReliableRouter::send) and ends them with a routing answer of its
+// own (the ack, or MAX_RETRANSMIT, TOO_LARGE, NO_CHANNEL... from
+// Router::abortSendAndNak), so that answer decides.
 func (c *Client) handleQueueStatus(q *pb.QueueStatus) {
 	id := q.GetMeshPacketId()
 	if id == 0 {
@@ -230,6 +325,10 @@ func (c *Client) handleQueueStatus(q *pb.QueueStatus) {
 	}
 	c.mu.Unlock()
 	if p == nil || q.GetRes() == 0 {
+		return
+	}
+	if p.wantAck {
+		c.log.Debug("the radio could not queue a packet yet; it retransmits", "id", id, "res", q.GetRes())
 		return
 	}
 	p.finish(result{err: &QueueError{Result: q.GetRes(), RequestID: id}})

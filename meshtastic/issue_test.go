@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/meshtastic/sim"
@@ -216,5 +218,163 @@ func TestRehandshakeTimeout(t *testing.T) {
 	}
 	if !errors.Is(c.Err(), meshtastic.ErrHandshake) {
 		t.Fatalf("link error %v, want ErrHandshake", c.Err())
+	}
+}
+
+// TestWantAckSurvivesFullQueue: a want_ack packet the radio could not
+// queue at once (QueueStatus res != 0) is retransmitted by the firmware,
+// so its fate is the ack, not the queue status.
+func TestWantAckSurvivesFullQueue(t *testing.T) {
+	r, addr := startSim(t, fastSim(77, 20))
+	c := dial(t, addr, meshtastic.Options{})
+	drain(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var dest uint32
+	for _, n := range r.Nodes() {
+		if n.GetNum() != r.MyNodeNum() && !n.GetViaMqtt() && n.HopsAway != nil && n.GetHopsAway() == 0 {
+			dest = n.GetNum()
+			break
+		}
+	}
+	r.FillTxQueue(1)
+	id, err := c.SendText(meshtastic.Text{To: dest, Text: "later", WantAck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := c.WaitAck(ctx, id)
+	if errors.Is(err, meshtastic.ErrNotDelivered) && !strings.Contains(err.Error(), "MAX_RETRANSMIT") {
+		t.Fatalf("a full queue failed a want_ack packet the radio retransmits: %v", err)
+	}
+	if err == nil && ack.From != dest {
+		t.Fatalf("ack from %08x", ack.From)
+	}
+}
+
+// TestTooLargeInWords: the radio's TOO_LARGE result reads as such and
+// matches ErrTooLarge.
+func TestTooLargeInWords(t *testing.T) {
+	_, addr := startSim(t, fastSim(78, 5))
+	c := dial(t, addr, meshtastic.Options{})
+	drain(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// 233 payload bytes on a three-byte port number: the encoded Data is
+	// 241 bytes, over the 239 a LoRa frame holds.
+	id, err := c.Send(&pb.MeshPacket{To: meshtastic.Broadcast, PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{
+		Portnum: pb.PortNum_PRIVATE_APP, Payload: make([]byte, 233)}}}, pb.PortNum_ROUTING_APP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.WaitQueued(ctx, id)
+	if !errors.Is(err, meshtastic.ErrTooLarge) || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("oversize packet: %v, want ErrTooLarge in words", err)
+	}
+}
+
+// TestSpoofedNodeInfoIgnored: a NodeInfo whose public key differs from the
+// one known for that node is dropped by the firmware's NodeDB; the client
+// must not show its name either.
+func TestSpoofedNodeInfoIgnored(t *testing.T) {
+	r, addr := startSim(t, fastSim(79, 8))
+	c := dial(t, addr, meshtastic.Options{})
+	var victim *pb.NodeInfo
+	for _, n := range r.Nodes() {
+		if n.GetNum() != r.MyNodeNum() && len(n.GetUser().GetPublicKey()) == 32 {
+			victim = n
+			break
+		}
+	}
+	spoof, _ := proto.Marshal(&pb.User{LongName: "Spoofed", ShortName: "SPF", PublicKey: make([]byte, 32)})
+	r.Inject(&pb.MeshPacket{From: victim.GetNum(), To: meshtastic.Broadcast, Id: 0x6001,
+		PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: pb.PortNum_NODEINFO_APP, Payload: spoof}}})
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-c.Events():
+			if ev.Kind != meshtastic.EventPacket || ev.Packet.GetId() != 0x6001 {
+				continue
+			}
+			if n := c.Snapshot().Nodes[victim.GetNum()]; n.LongName != victim.GetUser().GetLongName() {
+				t.Fatalf("spoofed NodeInfo applied: %q, was %q", n.LongName, victim.GetUser().GetLongName())
+			}
+			return
+		case <-deadline:
+			t.Fatal("the NodeInfo packet did not arrive")
+		}
+	}
+}
+
+// TestMQTTProxyWarned: a radio set to proxy MQTT through its client loses
+// MQTT with a client that does not relay it; the client says so.
+func TestMQTTProxyWarned(t *testing.T) {
+	_, addr := startSim(t, fastSim(80, 5))
+	c := dial(t, addr, meshtastic.Options{})
+	drain(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := c.SetMQTTConfig(ctx, &pb.ModuleConfig_MQTTConfig{Enabled: true, ProxyToClientEnabled: true, Root: "msh/US"}); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, c)
+	c2 := redial(t, addr)
+	for {
+		select {
+		case ev := <-c2.Events():
+			if ev.Kind == meshtastic.EventNotification && strings.Contains(ev.Notification.GetMessage(), "proxy") {
+				if ev.Notification.GetLevel() != pb.LogRecord_WARNING {
+					t.Fatalf("level %v", ev.Notification.GetLevel())
+				}
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("no warning about the MQTT client proxy")
+		}
+	}
+}
+
+// TestReplaysAreNotLive: packets a 2.8 radio replays from its NodeDB after
+// the handshake fill in positions and telemetry but do not make a node
+// "heard now" or change how it was heard.
+func TestReplaysAreNotLive(t *testing.T) {
+	cfg := fastSim(81, 30)
+	cfg.Firmware = "2.8.0.abcdef0"
+	r, addr := startSim(t, cfg)
+	c := dial(t, addr, meshtastic.Options{})
+	replays := 0
+	quiet := time.After(1500 * time.Millisecond)
+loop:
+	for {
+		select {
+		case ev := <-c.Events():
+			if ev.Kind == meshtastic.EventPacket && ev.Replay {
+				replays++
+			}
+		case <-quiet:
+			break loop
+		}
+	}
+	if replays == 0 {
+		t.Error("no packet was marked as a replay")
+	}
+	snap := c.Snapshot()
+	positions := 0
+	for _, ni := range r.Nodes() {
+		if ni.GetNum() == r.MyNodeNum() {
+			continue
+		}
+		n := snap.Nodes[ni.GetNum()]
+		if got, want := n.LastHeard.Unix(), int64(ni.GetLastHeard()); got != want {
+			t.Errorf("node %08x last heard %v, the radio says %v", ni.GetNum(), n.LastHeard, time.Unix(want, 0))
+		}
+		if n.ViaMQTT != ni.GetViaMqtt() || n.Channel != ni.GetChannel() {
+			t.Errorf("node %08x via MQTT %v channel %d, the radio says %v %d", ni.GetNum(), n.ViaMQTT, n.Channel, ni.GetViaMqtt(), ni.GetChannel())
+		}
+		if n.Latitude != nil {
+			positions++
+		}
+	}
+	if positions == 0 {
+		t.Fatal("replayed positions were not applied")
 	}
 }
