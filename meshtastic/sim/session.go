@@ -198,7 +198,7 @@ func (r *Radio) handleFrame(s *session, payload []byte) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if s.asleep || r.down {
+	if s.asleep || r.down || r.vanished {
 		return
 	}
 	if s.serial {
@@ -261,7 +261,7 @@ func fitsNanopb(m *pb.ToRadio) bool {
 // of precedence: heartbeat answer, other queue statuses and notifications,
 // the config stream, then (only once configured) mesh packets.
 func (r *Radio) takeOutputLocked(s *session) []outItem {
-	if s.asleep {
+	if s.asleep || r.vanished {
 		return nil
 	}
 	if s.serial && !s.protobufs {
@@ -375,7 +375,10 @@ func (s *session) writeLoop(tick <-chan time.Time) error {
 func (s *session) idleCheck(t *time.Timer) bool {
 	idle := s.r.cfg.IdleTimeout
 	last := s.lastContact.Load()
-	if last == 0 {
+	s.r.mu.Lock()
+	gone := s.r.vanished
+	s.r.mu.Unlock()
+	if last == 0 || gone {
 		t.Reset(idle) // never armed before the first frame
 		return false
 	}

@@ -313,3 +313,20 @@ func TestRebootedOnConnect(t *testing.T) {
 	c.handshake(8)
 	c.none(200*time.Millisecond, "a second rebooted", func(m *pb.FromRadio) bool { return m.GetRebooted() })
 }
+
+// TestVanished: a vanished radio keeps the link open but answers nothing;
+// back again, it answers.
+func TestVanished(t *testing.T) {
+	tr := startRadio(t, fastConfig(37))
+	c := dial(t, tr.addr)
+	c.handshake(1)
+	tr.SetVanished(true)
+	c.heartbeat(0)
+	c.none(400*time.Millisecond, "an answer from a vanished radio", func(*pb.FromRadio) bool { return true })
+	if c.closed(10 * time.Millisecond) {
+		t.Fatal("the link closed")
+	}
+	tr.SetVanished(false)
+	c.heartbeat(0)
+	c.waitFor(waitLong, "heartbeat answer", queueStatusFor(0))
+}

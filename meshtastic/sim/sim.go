@@ -214,6 +214,7 @@ type Radio struct {
 	bootAt      time.Time
 	created     time.Time
 	editing     bool
+	vanished    bool // SetVanished: reads and writes nothing, keeps links open
 	txFull      int  // FillTxQueue: client packets still to find the queue full
 	dropConfig  bool // DropConfigAfterReboot: lose the next want_config_id
 	rebootT     *time.Timer
@@ -312,6 +313,19 @@ func New(cfg Config) (*Radio, error) {
 		}
 	}
 	return r, nil
+}
+
+// SetVanished makes the radio stop answering without closing anything, as
+// a radio that lost power or its Wi-Fi leaves its TCP peer: frames from the
+// client are lost, nothing is sent, and the idle timeout does not run.
+// SetVanished(false) brings it back (queued output is sent then).
+func (r *Radio) SetVanished(v bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.vanished = v
+	for s := range r.sessions {
+		s.notify()
+	}
 }
 
 // MyNodeNum returns the radio's own node number.
