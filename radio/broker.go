@@ -76,6 +76,11 @@ type Config struct {
 	ContendedWithin   time.Duration
 	ContendedRetry    time.Duration
 	ContendedRetryMax time.Duration
+	// Silence is how long a link may bring nothing at all before it is
+	// declared dead and reconnected. The radio answers each heartbeat
+	// (Client.Heartbeat, default 60 s), so the default is three
+	// heartbeats and 30 s more.
+	Silence time.Duration
 	// TracePace spaces traceroutes: the firmware allows one per 30 s from
 	// its client, so we wait a little longer.
 	TracePace time.Duration
@@ -121,6 +126,11 @@ func (c *Config) fill() {
 	def(&c.ContendedRetry, 5*time.Minute)
 	def(&c.ContendedRetryMax, 30*time.Minute)
 	c.ContendedRetryMax = max(c.ContendedRetryMax, c.ContendedRetry)
+	hb := c.Client.Heartbeat
+	if hb <= 0 {
+		hb = 60 * time.Second
+	}
+	def(&c.Silence, 3*hb+30*time.Second)
 	def(&c.TracePace, 32*time.Second)
 	def(&c.TextPace, 3*time.Second)
 	def(&c.TraceTimeout, 60*time.Second)
@@ -501,11 +511,23 @@ func (b *Broker) serve(ctx context.Context, c *meshtastic.Client) error {
 			idle.Stop()
 		}
 	}()
+	// The radio answers every heartbeat, so a link that brings nothing
+	// for Silence is dead even if the socket or port still looks open
+	// (a radio that lost power behind a Wi-Fi access point sends no
+	// reset; a hung board keeps its USB port).
+	heard := time.Now()
+	watch := time.NewTicker(b.cfg.Silence / 4)
+	defer watch.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			_ = c.Close()
 			return ctx.Err()
+		case <-watch.C:
+			if quiet := time.Since(heard); quiet >= b.cfg.Silence {
+				_ = c.Close()
+				return fmt.Errorf("%w: nothing from it for %s, not even a heartbeat answer", ErrSilent, quiet.Round(time.Millisecond))
+			}
 		case <-b.wake:
 			if b.wanted() {
 				if idle != nil {
@@ -524,6 +546,7 @@ func (b *Broker) serve(ctx context.Context, c *meshtastic.Client) error {
 			}
 			idle, idleC = nil, nil
 		case ev, ok := <-c.Events():
+			heard = time.Now()
 			if !ok || ev.Kind == meshtastic.EventLinkDown {
 				err := c.Err()
 				if err == nil {

@@ -22,6 +22,8 @@ var (
 	// ErrUnstable: the radio keeps dropping a serial link soon after
 	// connecting.
 	ErrUnstable = errors.New("radio: the radio keeps resetting or dropping off USB")
+	// ErrSilent: the link looked open but the radio stopped answering.
+	ErrSilent = errors.New("radio: the radio stopped answering")
 	// ErrYielded: the radio closed our link while nobody here needed it,
 	// most likely because another app connected; meshgate leaves the
 	// radio to it until someone uses the radio here.

@@ -26,6 +26,8 @@ func reasonOf(err error) string {
 	}
 	var dns *net.DNSError
 	switch {
+	case errors.Is(err, ErrSilent):
+		return "the radio stopped answering"
 	case errors.Is(err, ErrYielded):
 		return "left to another app"
 	case errors.Is(err, meshtastic.ErrContended):
