@@ -54,6 +54,10 @@ type RadioStatus struct {
 	PacketsIn   uint64    `json:"packets_in"`
 	PacketsOut  uint64    `json:"packets_out"`
 	FanoutDrops uint64    `json:"fanout_drops"`
+	// Warnings are problems the gateway sees with how the radio is set
+	// up or shared (Bluetooth left on on a serial radio, answers another
+	// client drains); empty when none.
+	Warnings []string `json:"warnings"`
 	// AutoReplies is the radio's budget of automatic replies (responder
 	// rules), shared by all rules; null without automation.
 	AutoReplies *Budget `json:"auto_replies"`
@@ -98,7 +102,8 @@ func (b *Backend) radioStatus(br *radio.Broker) RadioStatus {
 	st := br.Status()
 	rs := RadioStatus{Name: st.Name, Address: st.Address, State: st.State.String(), Since: utc(st.Since),
 		RetryAt: utc(st.RetryAt), NodeID: st.NodeID, NodeName: st.NodeName, LastPacket: utc(st.LastPacket),
-		Reconnects: st.Reconnects, PacketsIn: st.PacketsIn, PacketsOut: st.PacketsOut, FanoutDrops: st.Drops}
+		Reconnects: st.Reconnects, PacketsIn: st.PacketsIn, PacketsOut: st.PacketsOut, FanoutDrops: st.Drops,
+		Warnings: append([]string{}, st.Warnings...)}
 	if b.sessions != nil {
 		rs.Users = b.sessions.CountOnRadio(st.Name)
 	}

@@ -73,6 +73,11 @@ func (r *runner) radiosCmd() *cobra.Command {
 					fmt.Sprint(st.Users), format.Age(now, st.LastPacket), st.Address)
 			}
 			t.flush()
+			for _, st := range list {
+				for _, w := range st.Warnings {
+					r.printf("warning: %s: %s\n", st.Name, format.Clean(w))
+				}
+			}
 			return nil
 		}),
 	}, backend.OpRadios)
