@@ -36,8 +36,18 @@ const (
 // Options tune a Client. The zero value is usable.
 type Options struct {
 	// Heartbeat is how often to send a heartbeat; the radio drops an API
-	// client after 15 minutes of silence. Default 60 s.
+	// client after 15 minutes of silence. Default 60 s, at most
+	// MaxHeartbeat.
 	Heartbeat time.Duration
+	// AnswerTimeout is how long a heartbeat may go without anything coming
+	// back from the radio (firmware 2.7.5 and later answer every heartbeat
+	// with a QueueStatus). Default 15 s.
+	AnswerTimeout time.Duration
+	// MissedHeartbeats unanswered heartbeats in a row fail the link with
+	// ErrSilent; after a miss the next heartbeat goes out at once. Default
+	// 3. Radios that have not answered a heartbeat on this link (older
+	// firmware) are not held to it.
+	MissedHeartbeats int
 	// HandshakeTimeout bounds the config exchange. Default 30 s.
 	HandshakeTimeout time.Duration
 	// ContendedWindow: a link the radio drops within this long after the
@@ -60,9 +70,32 @@ type Options struct {
 	Now func() time.Time
 }
 
+// MaxHeartbeat is the longest heartbeat interval Options accepts: the
+// firmware drops an API client after 15 minutes without a frame
+// (SERIAL_CONNECTION_TIMEOUT, ServerAPI TCP_IDLE_TIMEOUT_MS), and a
+// heartbeat must beat that with room to spare.
+const MaxHeartbeat = 10 * time.Minute
+
+// Validate reports options the client cannot work with.
+func (o Options) Validate() error {
+	if o.Heartbeat > MaxHeartbeat {
+		return fmt.Errorf("meshtastic: heartbeat interval %s is too long: the radio drops an API client after 15 minutes without a frame; use at most %s", o.Heartbeat, MaxHeartbeat)
+	}
+	if o.AnswerTimeout < 0 || o.MissedHeartbeats < 0 {
+		return errors.New("meshtastic: negative AnswerTimeout or MissedHeartbeats")
+	}
+	return nil
+}
+
 func (o *Options) fill() {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 60 * time.Second
+	}
+	if o.AnswerTimeout <= 0 {
+		o.AnswerTimeout = 15 * time.Second
+	}
+	if o.MissedHeartbeats <= 0 {
+		o.MissedHeartbeats = 3
 	}
 	if o.HandshakeTimeout <= 0 {
 		o.HandshakeTimeout = 30 * time.Second
@@ -124,7 +157,9 @@ type Client struct {
 
 	closing     atomic.Bool
 	bytesSeen   atomic.Bool
-	proxyWarned atomic.Bool // the MQTT client proxy warning went out
+	proxyWarned atomic.Bool  // the MQTT client proxy warning went out
+	lastRx      atomic.Int64 // when anything last came from the radio (unix ns)
+	hbAnswers   atomic.Bool  // the radio answers heartbeats (QueueStatus id 0)
 
 	mu          sync.Mutex
 	state       *radioState // live state, nil until the first handshake completes
@@ -150,6 +185,9 @@ type Client struct {
 // Dial parses a radio address ("host[:port]", "tcp://host:port",
 // "serial:///dev/ttyUSB0"), opens it and completes the handshake.
 func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	a, err := transport.Parse(addr)
 	if err != nil {
 		return nil, err
@@ -164,6 +202,10 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 // Connect runs the client over an open link and completes the handshake.
 // On error the link is closed.
 func Connect(ctx context.Context, conn transport.Conn, opts Options) (*Client, error) {
+	if err := opts.Validate(); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
 	opts.fill()
 	cctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
@@ -347,18 +389,28 @@ func (c *Client) send(msg *pb.ToRadio) error {
 	return nil
 }
 
-// monitorLoop sends the heartbeats and times every handshake after the
-// first (Connect times that one): a re-handshake whose want_config_id was
-// lost would otherwise leave a link that looks connected and receives
-// nothing, so it fails the link with ErrHandshake and lets the owner
-// reconnect.
+// monitorLoop keeps the link honest. It sends a heartbeat at once and then
+// every Heartbeat, and expects something from the radio within
+// AnswerTimeout of each: a radio that lost power or its Wi-Fi leaves a TCP
+// connection that looks open for many minutes, so MissedHeartbeats
+// unanswered ones in a row fail the link with ErrSilent (after a miss the
+// next heartbeat goes out at once). It also times every handshake after
+// the first (Connect times that one): a re-handshake whose want_config_id
+// was lost would leave a link that looks connected and receives nothing,
+// so it fails the link with ErrHandshake and lets the owner reconnect.
 func (c *Client) monitorLoop() {
 	defer c.wg.Done()
-	hb := time.NewTicker(c.opts.Heartbeat)
+	hb := time.NewTimer(0)
 	defer hb.Stop()
+	answer := time.NewTimer(time.Hour)
+	answer.Stop()
+	defer answer.Stop()
 	hs := time.NewTimer(time.Hour)
 	hs.Stop()
 	defer hs.Stop()
+	var probeAt time.Time // the heartbeat the armed answer timer checks
+	probing := false
+	misses := 0
 	for {
 		select {
 		case <-c.ctx.Done():
@@ -375,11 +427,35 @@ func (c *Client) monitorLoop() {
 				return
 			}
 		case <-hb.C:
+			now := time.Now()
 			if err := c.send(&pb.ToRadio{PayloadVariant: &pb.ToRadio_Heartbeat{Heartbeat: &pb.Heartbeat{}}}); err != nil {
 				c.shutdown(fmt.Errorf("%w: heartbeat: %w", ErrClosed, err))
 				return
 			}
 			c.prunePending()
+			if !probing {
+				probing, probeAt = true, now
+				answer.Reset(c.opts.AnswerTimeout)
+			}
+			hb.Reset(c.opts.Heartbeat)
+		case <-answer.C:
+			probing = false
+			switch {
+			case c.lastRx.Load() >= probeAt.UnixNano():
+				misses = 0
+			case !c.hbAnswers.Load():
+				// Older firmware does not answer heartbeats: its silence
+				// on a quiet mesh proves nothing.
+			default:
+				misses++
+				c.log.Warn("the radio did not answer a heartbeat", "missed", misses, "of", c.opts.MissedHeartbeats)
+				if misses >= c.opts.MissedHeartbeats {
+					c.shutdown(fmt.Errorf("%w: %w: nothing from it in %s, %d heartbeats unanswered",
+						ErrClosed, ErrSilent, time.Since(time.Unix(0, c.lastRx.Load())).Round(time.Second), misses))
+					return
+				}
+				hb.Reset(0) // ask again at once
+			}
 		}
 	}
 }
@@ -395,6 +471,7 @@ func (c *Client) readLoop() {
 			return
 		}
 		c.bytesSeen.Store(true)
+		c.lastRx.Store(time.Now().UnixNano())
 		switch it.Kind {
 		case frame.KindLog:
 			c.stats.logLines.Add(1)

@@ -474,7 +474,7 @@ func TestHeartbeatKeepsLinkAlive(t *testing.T) {
 	cfg := fastSim(41, 3)
 	cfg.IdleTimeout = 400 * time.Millisecond
 	r, addr := startSim(t, cfg)
-	quiet := dial(t, addr, meshtastic.Options{Heartbeat: time.Hour})
+	quiet := dial(t, addr, meshtastic.Options{Heartbeat: meshtastic.MaxHeartbeat})
 	drain(quiet)
 	waitDone(t, quiet) // the radio drops a silent client
 	alive := dial(t, addr, meshtastic.Options{Heartbeat: 100 * time.Millisecond})

@@ -24,6 +24,9 @@ var (
 	ErrHandshake = errors.New("meshtastic: handshake failed")
 	// ErrClosed: the client is closed or the link is down.
 	ErrClosed = errors.New("meshtastic: link closed")
+	// ErrSilent: the radio stopped answering heartbeats while the link
+	// stayed open (it lost power or its network); the link is failed.
+	ErrSilent = errors.New("meshtastic: the radio stopped answering")
 	// ErrRateLimited: the radio refused a packet because of its per-port
 	// rate limits (text 1/2 s, traceroute 1/30 s).
 	ErrRateLimited = errors.New("meshtastic: radio rate limit")

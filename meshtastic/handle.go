@@ -315,6 +315,8 @@ func (c *Client) handleNotification(n *pb.ClientNotification) {
 func (c *Client) handleQueueStatus(q *pb.QueueStatus) {
 	id := q.GetMeshPacketId()
 	if id == 0 {
+		// The answer to a heartbeat (firmware 2.7.5 and later).
+		c.hbAnswers.Store(true)
 		return
 	}
 	c.mu.Lock()

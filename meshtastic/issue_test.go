@@ -378,3 +378,38 @@ loop:
 		t.Fatal("replayed positions were not applied")
 	}
 }
+
+// TestVanishedRadioFailsLink: a radio that stops answering without closing
+// TCP is noticed by its unanswered heartbeats.
+func TestVanishedRadioFailsLink(t *testing.T) {
+	checkGoroutines(t)
+	r, addr := startSim(t, fastSim(82, 5))
+	c := dial(t, addr, meshtastic.Options{Heartbeat: 300 * time.Millisecond, AnswerTimeout: 400 * time.Millisecond, MissedHeartbeats: 2})
+	drain(c)
+	time.Sleep(time.Second) // answered heartbeats: the link is fine
+	if err := c.Err(); err != nil {
+		t.Fatalf("link failed while the radio answered: %v", err)
+	}
+	r.SetVanished(true)
+	defer r.SetVanished(false)
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a radio that answers nothing still looks connected")
+	}
+	if !errors.Is(c.Err(), meshtastic.ErrSilent) {
+		t.Fatalf("link error %v, want ErrSilent", c.Err())
+	}
+}
+
+// TestHeartbeatCapped: an interval the firmware's 15-minute idle drop
+// would beat is refused with a clear error.
+func TestHeartbeatCapped(t *testing.T) {
+	_, addr := startSim(t, fastSim(83, 3))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := meshtastic.Dial(ctx, addr, meshtastic.Options{Heartbeat: 20 * time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "15 minutes") {
+		t.Fatalf("20-minute heartbeat: %v", err)
+	}
+}
