@@ -199,9 +199,7 @@ func Dial(ctx context.Context, a Address) (Conn, error) {
 			return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, a.Host, err)
 		}
 		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetKeepAlive(true)
-			_ = tc.SetKeepAlivePeriod(30 * time.Second)
-			_ = tc.SetNoDelay(true)
+			tuneTCP(tc)
 		}
 		return &tcpConn{c}, nil
 	case Serial:
