@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	tea "charm.land/bubbletea/v2"
@@ -34,16 +33,12 @@ func (e *execEnv) runTUI(radioName string) int {
 	s := e.s
 	pty, winch, _ := e.sess.Pty()
 	w, h := s.clampWindow(pty.Window.Width, pty.Window.Height)
-	link := &loggedLink{Link: tui.NewLink(s.radios, e.id, e.rec, s.sessions.CountOnRadio), e: e}
+	caller := e.caller("tui")
+	link := &loggedLink{Link: tui.NewLink(s.core, caller), e: e}
 	var bound tui.Radio
 	if radioName != "" {
-		if strings.ContainsAny(radioName, ":/") {
-			// An address an admin dialled (tuiRadioArg checked it): the
-			// broker goes by the address in its normal form.
-			if b, err := s.radios.Adhoc(radioName); err == nil {
-				radioName = b.Name()
-			}
-		}
+		// The core resolved the name (an address an admin dialled comes in
+		// its normal form) and decides again here.
 		r, err := link.Bind(radioName)
 		if err != nil {
 			link.Close()
@@ -54,13 +49,8 @@ func (e *execEnv) runTUI(radioName string) int {
 	}
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
-	var db tui.Store // a nil *store.Store must stay a nil interface
-	if s.cfg.Store != nil {
-		db = s.cfg.Store
-	}
 	model := tui.New(tui.Config{
-		Store:   db,
-		Context: ctx, Identity: e.id, Session: e.rec, Radios: link, Radio: bound,
+		Context: ctx, Backend: s.core, Caller: caller, Radios: link, Radio: bound,
 		IdleTimeout: s.sessions.Config().IdleTimeout,
 	})
 	opts := append(bubbletea.MakeOptions(e.sess),

@@ -2,39 +2,36 @@ package tui
 
 import (
 	"context"
-	"fmt"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/meshgate/meshgate/meshtastic"
+	"github.com/meshgate/meshgate/backend"
 )
 
-// adminOp runs an admin operation on the radio through the broker, which
-// runs one at a time. Everyone else on the radio is told first, in the
-// same words the exec commands use.
-func (m *Model) adminOp(action, what string, f func(context.Context, *meshtastic.Client) error) tea.Cmd {
+// adminOp asks the core for an admin action on the bound radio. The core
+// decides whether the user may, tells everyone else on the radio first,
+// runs it and writes the audit record; what says what it does, in the
+// words of "asking the radio to reboot it". run may return a note to say
+// instead of "accepted".
+func (m *Model) adminOp(what string, run func(ctx context.Context, c backend.Caller, radio string) (note string, err error)) tea.Cmd {
 	if m.radio == nil {
 		return nil
 	}
-	r, ctx, who, audit, name := m.radio, m.ctx, m.id.Name, m.cfg.Audit, m.name
+	ctx, c, name := m.ctx, m.caller, m.name
 	m.setFlash("asking the radio to "+what+" it…", false)
 	return func() tea.Msg {
-		r.Announce(fmt.Sprintf("%s is about to %s this radio", who, what))
-		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		err := r.Admin(actx, f)
-		if audit != nil {
-			audit(name, action, err)
-		}
-		return adminDoneMsg{what: what, err: err}
+		note, err := run(ctx, c, name)
+		return adminDoneMsg{what: what, note: note, err: err}
 	}
 }
 
 func (m *Model) onAdminDone(msg adminDoneMsg) {
-	if msg.err != nil {
+	switch {
+	case msg.err != nil:
 		m.setFlash("could not "+msg.what+" the radio: "+msg.err.Error(), true)
-		return
+	case msg.note != "":
+		m.setFlash(msg.note, false)
+	default:
+		m.setFlash("the radio accepted the request to "+msg.what+" it", false)
 	}
-	m.setFlash("the radio accepted the request to "+msg.what+" it", false)
 }

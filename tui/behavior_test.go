@@ -81,8 +81,8 @@ func TestViewerIsRefused(t *testing.T) {
 		{[]string{"2", "i"}, "sending messages needs the operator role"},
 		{[]string{"4", "w"}, "sweeps needs the operator role"},
 		{[]string{"5", "e"}, "changing the MQTT settings needs the admin role"},
-		{[]string{"6", "R"}, "reboot needs the admin role"},
-		{[]string{"6", "N"}, "reset-nodedb needs the admin role"},
+		{[]string{"6", "R"}, "rebooting a radio needs the admin role"},
+		{[]string{"6", "N"}, "resetting a radio's NodeDB needs the admin role"},
 	} {
 		u.key(c.keys...)
 		u.waitText(c.says)
@@ -341,8 +341,11 @@ func TestSweep(t *testing.T) {
 	fx := newFixture(t, fixtureOpts{nodes: 6, pace: 10 * time.Millisecond})
 	u := startUI(t, fx, uiOpts{bind: "base", w: 100, h: 30})
 	u.connected()
-	var want int
-	u.do(func(m *Model) { want = len(sweepTargets(m.view())) })
+	plan, err := fx.core.PlanSweep(context.Background(), u.caller, "base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(plan.Nums)
 	u.key("4", "w", "y")
 	u.waitText("sweep finished:")
 	st := u.rec.Sweep()

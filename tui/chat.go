@@ -10,7 +10,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/radio"
@@ -46,7 +46,11 @@ type chatTab struct {
 	input     textinput.Model
 	composing bool
 	replyTo   *radio.Message
+	// sending: the core has the last text and the radio has not taken it
+	// yet (the text rate limit is shared by everyone on the radio).
 	sending   bool
+	sendSeq   int                         // numbers the sends, so a late answer is told apart
+	sentText  string                      // the text being sent, recognised when it comes back
 	rendered  map[*radio.Message][]string // message blocks on screen
 	renderedW int
 	// allow, when set, is the user's filters: what it refuses is counted
@@ -65,7 +69,7 @@ func (c *chatTab) reset() {
 	c.order = nil
 	c.cur = convKey{}
 	c.sel = -1
-	c.composing, c.replyTo, c.sending = false, nil, false
+	c.composing, c.replyTo, c.sending, c.sentText = false, nil, false, ""
 	c.input.Reset()
 	c.input.Blur()
 	c.rendered = nil
@@ -243,7 +247,7 @@ func (m *Model) startDM(num uint32) tea.Cmd {
 }
 
 func (m *Model) startCompose() tea.Cmd {
-	if !m.can(auth.Send, "sending messages") {
+	if !m.allowed(backend.OpSend) {
 		return nil
 	}
 	m.chat.composing = true
@@ -281,8 +285,7 @@ func (m *Model) chatKey(msg tea.KeyPressMsg) tea.Cmd {
 		if i < 0 {
 			i = len(cv.msgs) - 1 // the newest
 		}
-		if !m.id.Role.Can(auth.Send) {
-			m.can(auth.Send, "replying")
+		if !m.allowed(backend.OpSend) {
 			return nil
 		}
 		c.replyTo = cv.msgs[i]
@@ -348,33 +351,52 @@ func (m *Model) sendText() tea.Cmd {
 	case m.radio == nil:
 		return nil
 	}
-	t := meshtastic.Text{Text: text, WantAck: true}
+	req := backend.SendRequest{Radio: m.name, Text: text,
+		// Wait asks the radio for an ack, whose outcome the chat shows as
+		// the broker reports it; the answer comes once it is in.
+		Wait: true}
 	if c.cur.dm {
-		t.To = c.cur.num
+		req.To = meshtastic.NodeID(c.cur.num)
 		if n, ok := m.view().Nodes[c.cur.num]; ok {
-			t.Channel = n.Channel
+			req.Channel = n.Channel
 		}
 	} else {
-		t.Channel = c.cur.num
+		req.Channel = c.cur.num
 	}
 	if c.replyTo != nil {
-		t.ReplyID = c.replyTo.ID
+		req.ReplyID = c.replyTo.ID
 	}
-	c.sending, c.replyTo = true, nil
+	c.sendSeq++
+	c.sending, c.sentText, c.replyTo = true, text, nil
 	c.input.Reset()
 	c.sel = -1
 	m.dirty |= dBody | dStatus
-	r, ctx, who := m.radio, m.ctx, m.id.Name
+	core, ctx, caller, seq := m.core, m.ctx, m.caller, c.sendSeq
 	return func() tea.Msg {
-		msg, err := r.SendText(ctx, who, t)
-		return sentMsg{text: text, msg: msg, err: err}
+		msg, err := core.Send(ctx, caller, req)
+		return sentMsg{seq: seq, text: text, msg: msg, err: err}
 	}
 }
 
+// sentSeen notes that the text being sent reached the radio: it came back
+// from the broker as the user's outgoing message.
+func (c *chatTab) sentSeen(msg *radio.Message, who string) bool {
+	if c.sending && msg.Outgoing && msg.SentBy == who && msg.Text == c.sentText {
+		c.sending = false
+		return true
+	}
+	return false
+}
+
+// onSent takes the core's answer. A text the radio took shows in the
+// conversation with its delivery state, failed or not; a text that never
+// got that far goes back into the input with the core's reason.
 func (m *Model) onSent(msg sentMsg) tea.Cmd {
-	m.chat.sending = false
+	if msg.seq == m.chat.sendSeq {
+		m.chat.sending = false
+	}
 	m.dirty |= dBody
-	if msg.err != nil {
+	if msg.err != nil && msg.msg.ID == 0 {
 		if m.chat.input.Value() == "" {
 			m.chat.input.SetValue(msg.text)
 			m.chat.input.CursorEnd()

@@ -6,7 +6,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/radio"
@@ -212,8 +212,8 @@ func (m *Model) messageMeta(v *radio.View, msg *radio.Message) string {
 // being answered. Viewers see why they cannot write.
 func (m *Model) composeLines(w int) []string {
 	c, st := &m.chat, m.st
-	if !m.id.Role.Can(auth.Send) {
-		return []string{st.dim.Render(cut(" sending needs the operator role (you are "+m.id.Role.String()+")", w))}
+	if d := backend.Denial(m.id, backend.OpSend); d != "" {
+		return []string{st.dim.Render(cut(" "+d, w))}
 	}
 	var out []string
 	if c.replyTo != nil {

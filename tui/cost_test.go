@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/radio"
@@ -40,12 +41,13 @@ func newSessions(tb testing.TB, fx *fixture, n int, t tab) []*session {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		link := NewLink(fx.reg, id, rec, nil)
+		caller := backend.Caller{Identity: id, Session: rec, Via: "tui"}
+		link := NewLink(fx.core, caller)
 		r, err := link.Bind("base")
 		if err != nil {
 			tb.Fatal(err)
 		}
-		m := New(Config{Context: context.Background(), Identity: id, Session: rec, Radios: link, Radio: r})
+		m := New(Config{Context: context.Background(), Backend: fx.core, Caller: caller, Radios: link, Radio: r})
 		m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 		m.tab = t
 		m.View()

@@ -3,12 +3,12 @@ package tui
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/meshgate/meshgate/auth"
-	"github.com/meshgate/meshgate/meshtastic"
+	"github.com/meshgate/meshgate/backend"
 )
 
 // deviceTab shows the radio itself, read-only, and offers admins the
@@ -19,14 +19,14 @@ type deviceTab struct {
 
 // deviceAction is one destructive admin action.
 type deviceAction struct {
-	action auth.Action
-	what   string // "reboot", as in "alice is about to reboot this radio"
-	title  string
-	run    func(context.Context, *meshtastic.Client) error
+	op    backend.Op
+	what  string // "reboot", as in "alice is about to reboot this radio"
+	title string
+	run   func(ctx context.Context, c backend.Caller, radio string) (backend.ActionResult, error)
 }
 
 func (m *Model) deviceKey(msg tea.KeyPressMsg) tea.Cmd {
-	k, t := m.keys, &m.device
+	k, t, core := m.keys, &m.device, m.core
 	m.dirty |= dBody
 	var a *deviceAction
 	switch {
@@ -41,19 +41,27 @@ func (m *Model) deviceKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.back):
 		m.clearNotice()
 	case key.Matches(msg, k.reboot):
-		a = &deviceAction{auth.Reboot, "reboot", "Reboot the radio?",
-			func(ctx context.Context, c *meshtastic.Client) error { return c.Reboot(ctx, 5) }}
+		a = &deviceAction{backend.OpReboot, "reboot", "Reboot the radio?",
+			func(ctx context.Context, c backend.Caller, r string) (backend.ActionResult, error) {
+				return core.Reboot(ctx, c, r, 5*time.Second)
+			}}
 	case key.Matches(msg, k.shutdown):
-		a = &deviceAction{auth.Shutdown, "shut down", "Shut the radio down?",
-			func(ctx context.Context, c *meshtastic.Client) error { return c.Shutdown(ctx, 5) }}
+		a = &deviceAction{backend.OpShutdown, "shut down", "Shut the radio down?",
+			func(ctx context.Context, c backend.Caller, r string) (backend.ActionResult, error) {
+				return core.Shutdown(ctx, c, r)
+			}}
 	case key.Matches(msg, k.factoryReset):
-		a = &deviceAction{auth.FactoryReset, "factory-reset the settings of", "Factory reset the radio's settings?",
-			func(ctx context.Context, c *meshtastic.Client) error { return c.FactoryReset(ctx, false) }}
+		a = &deviceAction{backend.OpFactoryReset, "factory-reset the settings of", "Factory reset the radio's settings?",
+			func(ctx context.Context, c backend.Caller, r string) (backend.ActionResult, error) {
+				return core.FactoryReset(ctx, c, r, false)
+			}}
 	case key.Matches(msg, k.resetNodeDB):
-		a = &deviceAction{auth.ResetNodeDB, "empty the node database of", "Reset the radio's NodeDB?",
-			func(ctx context.Context, c *meshtastic.Client) error { return c.ResetNodeDB(ctx, false) }}
+		a = &deviceAction{backend.OpNodeDBReset, "empty the node database of", "Reset the radio's NodeDB?",
+			func(ctx context.Context, c backend.Caller, r string) (backend.ActionResult, error) {
+				return core.NodeDBReset(ctx, c, r, false)
+			}}
 	}
-	if a == nil || !m.can(a.action, a.action.String()) {
+	if a == nil || !m.allowed(a.op) {
 		return nil
 	}
 	self, ok := m.view().Self()
@@ -65,11 +73,14 @@ func (m *Model) deviceKey(msg tea.KeyPressMsg) tea.Cmd {
 		fmt.Sprintf("This will %s radio %s (%s, %s).", a.what, m.name, clean(self.Name()), self.ID()),
 		fmt.Sprintf("Everyone using %s is told before it happens, and it drops off the air for a while.", m.name),
 	}
-	if a.action == auth.Shutdown {
+	if a.op == backend.OpShutdown {
 		body = append(body, "It stays off until someone presses its button.")
 	}
 	return m.confirmTyped(a.title, body, clean(self.ShortName), func() tea.Cmd {
-		return m.adminOp(a.action.String(), a.what, a.run)
+		return m.adminOp(a.what, func(ctx context.Context, c backend.Caller, r string) (string, error) {
+			_, err := a.run(ctx, c, r)
+			return "", err
+		})
 	})
 }
 
@@ -112,11 +123,12 @@ func (m *Model) deviceView(w, h int) []string {
 		}
 	}
 	out = append(out, "", " "+st.title.Render("Actions"))
-	if m.id.Role.Can(auth.Reboot) {
+	if backend.Can(m.id, backend.OpReboot) {
 		out = append(out, cut("   R reboot · H shut down · F factory reset (settings) · N reset NodeDB", w),
 			st.dim.Render(cut("   each asks you to type the radio's short name, and tells the radio's other users first", w)))
 	} else {
-		out = append(out, st.dim.Render(cut("   reboot, shutdown and resets need the admin role (you are "+m.id.Role.String()+")", w)))
+		out = append(out, st.dim.Render(cut("   reboot, shutdown and resets need the "+backend.MinRole(backend.OpReboot).String()+
+			" role (you are "+m.id.Role.String()+")", w)))
 	}
 	m.device.top = max(0, min(m.device.top, len(out)-h))
 	return out[m.device.top:]

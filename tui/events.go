@@ -43,6 +43,9 @@ func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 			}
 		case radio.EvMessage:
 			visible := shows(tabChat)
+			if m.chat.sentSeen(ev.Message, m.id.Name) {
+				d |= dBody
+			}
 			if m.chat.add(ev.Message, my, true) {
 				if visible && convFor(ev.Message, my) == m.chat.cur {
 					m.chat.markRead()

@@ -85,12 +85,14 @@ func typed(s string) func(*testing.T, *ui, *fixture) {
 	return func(_ *testing.T, u *ui, _ *fixture) { u.typeText(s) }
 }
 
-// chatted sends a channel message and waits for its ack.
+// chatted sends a channel message and waits for its ack, and for the
+// core to answer (until it does, its hold on the radio counts as a user).
 func chatted(t *testing.T, u *ui, _ *fixture) {
 	u.key("2", "i")
 	u.typeText("Anyone on the summit tonight?")
 	u.key("enter")
 	u.waitText("✓")
+	u.waitFor("the send to end", func(s string) bool { return !strings.Contains(s, "+1 other") })
 	u.key("esc")
 }
 

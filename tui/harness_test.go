@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/sim"
 	"github.com/meshgate/meshgate/radio"
@@ -28,10 +29,11 @@ import (
 func frozen() time.Time { return time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC) }
 
 // fixture is a gateway without SSH: simulated radios behind real brokers,
-// and a session manager.
+// a session manager, and the core over them.
 type fixture struct {
 	reg  *radio.Registry
 	mgr  *sessions.Manager
+	core *backend.Backend
 	sims map[string]*sim.Radio
 	now  func() time.Time
 	db   *store.Store // nil unless fixtureOpts.store
@@ -62,12 +64,20 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if o.pace == 0 {
 		o.pace = 100 * time.Millisecond
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	fx := &fixture{sims: map[string]*sim.Radio{}, now: now}
+	if o.store {
+		db, err := store.Open(filepath.Join(t.TempDir(), "meshgate.db"), store.Options{Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() }) // after the radios stop (cleanups run last first)
+		fx.db = db
+	}
+	ctx, cancel := context.WithCancel(context.Background())
 	fx.reg = radio.NewRegistry(ctx, radio.Config{
 		Grace: 100 * time.Millisecond, BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 		TracePace: o.pace, TextPace: 20 * time.Millisecond, Now: now,
-		Client: meshtastic.Options{WakeDelay: time.Millisecond},
+		Client: meshtastic.Options{WakeDelay: time.Millisecond}, Store: fx.db,
 	}, nil)
 	var wg sync.WaitGroup
 	for i, name := range o.radios {
@@ -89,19 +99,12 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		}
 	}
 	fx.mgr = sessions.NewManager(sessions.Config{Now: now, IdleTimeout: o.idle, MaxSessions: 5000})
+	fx.core = backend.New(backend.Deps{Radios: fx.reg, Sessions: fx.mgr, Store: fx.db, Now: now})
 	t.Cleanup(func() {
 		cancel()
 		fx.reg.Wait()
 		wg.Wait()
 	})
-	if o.store {
-		db, err := store.Open(filepath.Join(t.TempDir(), "meshgate.db"), store.Options{Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = db.Close() })
-		fx.db = db
-	}
 	return fx
 }
 
@@ -116,11 +119,12 @@ func (fx *fixture) broker(t testing.TB, name string) *radio.Broker {
 
 // ui is one running session UI under teatest.
 type ui struct {
-	t    testing.TB
-	fx   *fixture
-	tm   *teatest.TestModel
-	rec  *sessions.Session
-	link *Link
+	t      testing.TB
+	fx     *fixture
+	tm     *teatest.TestModel
+	rec    *sessions.Session
+	link   *Link
+	caller backend.Caller
 }
 
 type uiOpts struct {
@@ -171,16 +175,14 @@ func startUI(t testing.TB, fx *fixture, o uiOpts) *ui {
 	if err != nil {
 		t.Fatal(err)
 	}
-	link := NewLink(fx.reg, id, rec, fx.mgr.CountOnRadio)
+	caller := backend.Caller{Identity: id, Session: rec, Via: "tui"}
+	link := NewLink(fx.core, caller)
 	ctx, cancel := context.WithCancel(context.Background())
 	if o.now == nil {
 		o.now = fx.now
 	}
-	cfg := Config{Context: ctx, Identity: id, Session: rec, Radios: link, Now: o.now,
+	cfg := Config{Context: ctx, Backend: fx.core, Caller: caller, Radios: link, Now: o.now,
 		IdleTimeout: fx.mgr.Config().IdleTimeout}
-	if fx.db != nil {
-		cfg.Store = fx.db
-	}
 	if o.bind != "" {
 		r, err := link.Bind(o.bind)
 		if err != nil {
@@ -192,7 +194,7 @@ func startUI(t testing.TB, fx *fixture, o uiOpts) *ui {
 		teatest.WithProgramOptions(tea.WithColorProfile(o.profile), tea.WithFPS(uiFPSForTests)))
 	done := make(chan struct{})
 	go func() { defer close(done); link.Run(ctx, tm.Send) }()
-	u := &ui{t: t, fx: fx, tm: tm, rec: rec, link: link}
+	u := &ui{t: t, fx: fx, tm: tm, rec: rec, link: link, caller: caller}
 	t.Cleanup(func() {
 		cancel()
 		<-done

@@ -160,6 +160,9 @@ func (m *Model) onWheel(ms tea.Mouse) tea.Cmd {
 		m.lobby.move(step)
 	default:
 		m.scroll(step)
+		if m.tab == tabNodes {
+			return m.loadHistory()
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"charm.land/bubbles/v2/key"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 )
 
 // keys is the whole key map. Help is generated from it, so what help
@@ -107,12 +108,13 @@ type helpEntry struct {
 	denied string
 }
 
-// helpFor lists the keys of a view for a role.
-func (k keys) helpFor(v screen, t tab, role auth.Role) (title string, es []helpEntry) {
-	need := func(b key.Binding, a auth.Action) helpEntry {
+// helpFor lists the keys of a view for a user; the core says which of
+// them the user may not use.
+func (k keys) helpFor(v screen, t tab, id auth.Identity) (title string, es []helpEntry) {
+	need := func(b key.Binding, op backend.Op) helpEntry {
 		e := helpEntry{b: b}
-		if !role.Can(a) {
-			e.denied = "needs the " + minRoleFor(a).String() + " role"
+		if !backend.Can(id, op) {
+			e.denied = "needs the " + backend.MinRole(op).String() + " role"
 		}
 		return e
 	}
@@ -131,30 +133,30 @@ func (k keys) helpFor(v screen, t tab, role auth.Role) (title string, es []helpE
 	case tabNodes:
 		list()
 		plain(k.filter, k.sort, k.reverse, k.search, k.detail)
-		es = append(es, need(k.dm, auth.Send), need(k.trace, auth.Traceroute))
+		es = append(es, need(k.dm, backend.OpSend), need(k.trace, backend.OpTraceroute))
 	case tabChat:
 		plain(k.prevConv, k.nextConv, k.up, k.down, k.end)
-		es = append(es, need(k.compose, auth.Send), need(k.reply, auth.Send), need(k.send, auth.Send))
+		es = append(es, need(k.compose, backend.OpSend), need(k.reply, backend.OpSend), need(k.send, backend.OpSend))
 	case tabPackets:
 		list()
 		plain(k.pause, k.inspect, k.portFilter, k.nodeFilter, k.search, k.clearFilter)
 	case tabTrace:
 		list()
-		es = append(es, need(k.traceNode, auth.Traceroute), need(k.sweep, auth.Sweep))
+		es = append(es, need(k.traceNode, backend.OpTraceroute), need(k.sweep, backend.OpSweep))
 		plain(k.cancel, k.toggleList)
 	case tabMQTT:
 		plain(k.up, k.down)
-		es = append(es, need(k.edit, auth.WriteConfig), need(k.toggle, auth.WriteConfig), need(k.apply, auth.WriteConfig))
+		es = append(es, need(k.edit, backend.OpMQTTSet), need(k.toggle, backend.OpMQTTSet), need(k.apply, backend.OpMQTTSet))
 	case tabDevice:
 		plain(k.up, k.down, k.pgUp, k.pgDown)
-		es = append(es, need(k.reboot, auth.Reboot), need(k.shutdown, auth.Shutdown),
-			need(k.factoryReset, auth.FactoryReset), need(k.resetNodeDB, auth.ResetNodeDB))
+		es = append(es, need(k.reboot, backend.OpReboot), need(k.shutdown, backend.OpShutdown),
+			need(k.factoryReset, backend.OpFactoryReset), need(k.resetNodeDB, backend.OpNodeDBReset))
 	case tabRules:
 		plain(k.prevSection, k.nextSection, k.up, k.down)
-		es = append(es, need(k.add, auth.ManageRules), need(k.change, auth.ManageRules), need(k.enable, auth.ManageRules),
-			need(k.del, auth.ManageRules))
+		es = append(es, need(k.add, backend.OpRuleAdd), need(k.change, backend.OpRuleChange), need(k.enable, backend.OpRuleChange),
+			need(k.del, backend.OpRuleChange))
 		plain(k.test)
-		es = append(es, need(k.field, auth.ManageRules), need(k.save, auth.ManageRules))
+		es = append(es, need(k.field, backend.OpRuleAdd), need(k.save, backend.OpRuleAdd))
 	}
 	return t.String(), es
 }
@@ -166,14 +168,4 @@ func (k keys) global() []helpEntry {
 		es = append(es, helpEntry{b: b})
 	}
 	return es
-}
-
-// minRoleFor is the lowest role that may perform a.
-func minRoleFor(a auth.Action) auth.Role {
-	for r := auth.Viewer; r <= auth.Admin; r++ {
-		if r.Can(a) {
-			return r
-		}
-	}
-	return auth.Admin
 }

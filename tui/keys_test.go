@@ -199,7 +199,7 @@ func TestKeys(t *testing.T) {
 			}{screenMain, t})
 		}
 		for _, v := range views {
-			title, es := k.helpFor(v.s, v.t, r)
+			title, es := k.helpFor(v.s, v.t, auth.Identity{Role: r})
 			for _, e := range append(es, k.global()...) {
 				name := title + " " + e.b.Help().Key
 				if isGlobal(k, e) {

@@ -2,22 +2,15 @@ package tui
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/radio"
 )
-
-// Registry is the gateway's set of radios; *radio.Registry has it.
-type Registry interface {
-	Names() []string
-	Get(name string) (*radio.Broker, error)
-}
 
 // Binding is the part of the session record the link writes: which radio
 // the session uses and what it heard there. *sessions.Session has it.
@@ -33,11 +26,11 @@ type Binding interface {
 // forwarding goroutine: it moves the bound radio's events from the
 // broker's bounded queue into the program, so a slow terminal only ever
 // delays (and, through the queue, drops events for) its own session.
+// Which radios the key may use is the core's to say.
 type Link struct {
-	reg   Registry
-	id    auth.Identity
-	rec   Binding
-	users func(radio string) int
+	core *backend.Backend
+	c    backend.Caller
+	rec  Binding
 
 	mu   sync.Mutex
 	sub  *radio.Subscription
@@ -45,42 +38,39 @@ type Link struct {
 	swap chan struct{} // the subscription changed; Run picks up the new one
 }
 
-// NewLink returns a link for the session rec of identity id. users counts
-// the sessions on a radio, for the lobby; it may be nil.
-func NewLink(reg Registry, id auth.Identity, rec Binding, users func(radio string) int) *Link {
-	if users == nil {
-		users = func(string) int { return 0 }
-	}
-	return &Link{reg: reg, id: id, rec: rec, users: users, swap: make(chan struct{}, 1)}
+// NewLink returns a link for the caller, whose session record (required)
+// it binds and fills.
+func NewLink(core *backend.Backend, c backend.Caller) *Link {
+	return &Link{core: core, c: c, rec: c.Session, swap: make(chan struct{}, 1)}
 }
 
 // List returns the radios this key may use, in configuration order.
 func (l *Link) List() []RadioInfo {
 	var out []RadioInfo
-	for _, name := range l.reg.Names() {
-		if !l.id.MayUse(name) {
-			continue
-		}
-		b, err := l.reg.Get(name)
+	for _, name := range l.core.AllowedRadios(l.c) {
+		b, err := l.core.Broker(l.c, name)
 		if err != nil {
 			continue
 		}
-		out = append(out, RadioInfo{Name: name, Status: b.Status(), Users: l.users(name)})
+		info := RadioInfo{Name: name, Status: b.Status()}
+		if st, err := l.core.RadioStatus(l.c, name); err == nil {
+			info.Users = st.Users
+		}
+		out = append(out, info)
 	}
 	return out
 }
 
 // Bind subscribes the session to the named radio, leaving the previous
 // one first so that every packet the session logs belongs to the radio it
-// is bound to. Binding the current radio again changes nothing.
+// is bound to. Binding the current radio again changes nothing. The core
+// refuses a radio the key may not use, with its reason.
 func (l *Link) Bind(name string) (Radio, error) {
-	if !l.id.MayUse(name) {
-		return nil, fmt.Errorf("your key may not use radio %q", name)
-	}
-	b, err := l.reg.Get(name)
+	b, err := l.core.Broker(l.c, name)
 	if err != nil {
 		return nil, err
 	}
+	name = b.Name()
 	l.mu.Lock()
 	if l.sub != nil && l.name == name {
 		l.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/sessions"
 )
@@ -20,7 +21,7 @@ func TestLink(t *testing.T) {
 	}
 	defer rec.Close()
 	id := auth.Identity{Name: "ann", Role: auth.Viewer, Radios: []string{"field"}}
-	l := NewLink(fx.reg, id, rec, fx.mgr.CountOnRadio)
+	l := NewLink(fx.core, backend.Caller{Identity: id, Session: rec, Via: "tui"})
 
 	// Only the radios the key may use are listed or bound.
 	if list := l.List(); len(list) != 1 || list[0].Name != "field" {

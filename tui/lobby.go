@@ -2,7 +2,7 @@ package tui
 
 import (
 	"fmt"
-	"slices"
+	"reflect"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -32,7 +32,7 @@ func (l *lobbyState) refresh(r Radios) bool {
 		return false
 	}
 	list := r.List()
-	changed := !slices.Equal(list, l.list)
+	changed := !reflect.DeepEqual(list, l.list) // a Status may hold lists (warnings)
 	l.list = list
 	l.cur = max(0, min(l.cur, len(l.list)-1))
 	return changed

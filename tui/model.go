@@ -10,6 +10,7 @@ import (
 	uv "github.com/charmbracelet/ultraviolet"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/radio"
 )
@@ -77,17 +78,19 @@ const minWidth, minHeight = 40, 10
 // Model is one session's UI. It is used through a pointer: View caches
 // what it rendered, so that an unchanged screen costs nothing.
 type Model struct {
-	cfg  Config
-	ctx  context.Context
-	now  func() time.Time
-	id   auth.Identity
-	rec  Session
-	keys keys
-	st   *styles
-	prof colorprofile.Profile
-	dark bool
-	loc  *time.Location
-	w, h int
+	cfg    Config
+	ctx    context.Context
+	now    func() time.Time
+	core   *backend.Backend
+	caller backend.Caller
+	id     auth.Identity // the caller's identity, for display
+	rec    Session
+	keys   keys
+	st     *styles
+	prof   colorprofile.Profile
+	dark   bool
+	loc    *time.Location
+	w, h   int
 
 	screen screen
 	tab    tab
@@ -140,8 +143,12 @@ func New(cfg Config) *Model {
 	if cfg.Context == nil {
 		cfg.Context = context.Background()
 	}
+	if cfg.Caller.Via == "" {
+		cfg.Caller.Via = "tui"
+	}
 	m := &Model{
-		cfg: cfg, ctx: cfg.Context, now: cfg.Now, id: cfg.Identity, rec: cfg.Session,
+		cfg: cfg, ctx: cfg.Context, now: cfg.Now, core: cfg.Backend, caller: cfg.Caller, id: cfg.Caller.Identity,
+		rec:  cfg.Caller.Session,
 		keys: newKeys(), prof: colorprofile.ANSI256, dark: true, loc: time.UTC,
 		w: 80, h: 24, dirty: dAll,
 	}
@@ -209,14 +216,28 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.checkIdle()
 	case lobbyTickMsg:
 		return m, m.onLobbyTick(msg)
-	case traceTickMsg, tracePosMsg, traceDoneMsg, sweepMsg:
+	case traceTickMsg, tracePosMsg, sweepMsg:
+		return m, m.onTrace(msg)
+	case traceDoneMsg, sweepDoneMsg:
+		m.dirty |= dHeader // the core's hold on the radio ended: one user fewer
 		return m, m.onTrace(msg)
 	case sentMsg:
+		m.dirty |= dHeader
 		return m, m.onSent(msg)
 	case adminDoneMsg:
+		m.dirty |= dHeader
 		m.onAdminDone(msg)
+	case callMsg:
+		m.onCall(msg)
+	case formSavedMsg:
+		m.onFormSaved(msg)
+	case ruleTestedMsg:
+		m.onRuleTested(msg)
 	case beaconSentMsg:
+		m.dirty |= dHeader
 		m.onBeaconSent(msg)
+	case historyMsg:
+		m.onHistory(msg)
 	}
 	return m, nil
 }
@@ -271,13 +292,51 @@ func (m *Model) setFlash(text string, bad bool) {
 	m.dirty |= dStatus
 }
 
-// can reports whether the user may do a, flashing the reason if not.
-func (m *Model) can(a auth.Action, what string) bool {
-	if m.id.Role.Can(a) {
-		return true
+// allowed asks the core whether the user may perform op, flashing the
+// core's reason if not. The core decides again when the operation runs;
+// this only saves the user a form or a dialog that would be refused.
+func (m *Model) allowed(op backend.Op) bool {
+	if d := backend.Denial(m.id, op); d != "" {
+		m.setFlash(d, true)
+		return false
 	}
-	m.setFlash(what+" needs the "+minRoleFor(a).String()+" role (you are "+m.id.Role.String()+")", true)
-	return false
+	return true
+}
+
+// may is allowed for an operation on something owned by owner.
+func (m *Model) may(op backend.Op, owner, ownerName string) bool {
+	if err := backend.Allowed(m.id, op, owner, clean(ownerName)); err != nil {
+		m.setFlash(err.Error(), true)
+		return false
+	}
+	return true
+}
+
+// callMsg is the outcome of an operation the core ran for the UI.
+type callMsg struct {
+	ok  string // the flash on success
+	err error  // the core's refusal or failure, shown as it is
+}
+
+// call runs op in the core off the program's goroutine (it may wait on
+// the radio or the database) and flashes its outcome: ok on success, the
+// core's own words on failure.
+func (m *Model) call(op func(ctx context.Context) (ok string, err error)) tea.Cmd {
+	ctx := m.ctx
+	return func() tea.Msg {
+		ok, err := op(ctx)
+		return callMsg{ok: ok, err: err}
+	}
+}
+
+func (m *Model) onCall(msg callMsg) {
+	if msg.err != nil {
+		m.setFlash(msg.err.Error(), true)
+		return
+	}
+	if msg.ok != "" {
+		m.setFlash(msg.ok, false)
+	}
 }
 
 // view returns the bound radio's shared view, or an empty one. During a

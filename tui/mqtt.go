@@ -11,9 +11,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/format"
-	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 )
 
@@ -79,7 +78,7 @@ func (m *Model) mqttKey(msg tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(msg, k.down):
 			t.move(1)
 		case key.Matches(msg, k.edit):
-			if !m.can(auth.WriteConfig, "changing the MQTT settings") {
+			if !m.allowed(backend.OpMQTTSet) {
 				return nil
 			}
 			cur := m.view().Radio.MQTT()
@@ -157,8 +156,13 @@ func (m *Model) askApplyMQTT() tea.Cmd {
 	}, func() tea.Cmd {
 		t.edit = nil
 		m.dirty |= dStatus
-		return m.adminOp(auth.WriteConfig.String(), "change the MQTT settings of", func(ctx context.Context, c *meshtastic.Client) error {
-			return c.SetMQTTConfig(ctx, cfg)
+		core := m.core
+		return m.adminOp("change the MQTT settings of", func(ctx context.Context, c backend.Caller, radio string) (string, error) {
+			res, err := core.SetMQTT(ctx, c, radio, cfg)
+			if err == nil && len(res.Changes) == 0 {
+				return "no MQTT setting changed: nothing was sent", nil
+			}
+			return "", err
 		})
 	})
 	return nil
@@ -226,10 +230,10 @@ func (m *Model) mqttConfigLines() []string {
 	case t.edit != nil:
 		title += st.warn.Render(" (editing: ctrl+s applies, esc cancels)")
 		cfg = t.edit
-	case m.id.Role.Can(auth.WriteConfig):
+	case backend.Can(m.id, backend.OpMQTTSet):
 		title += st.dim.Render(" (e edits)")
 	default:
-		title += st.dim.Render(" (read-only: editing needs the admin role)")
+		title += st.dim.Render(" (read-only: editing needs the " + backend.MinRole(backend.OpMQTTSet).String() + " role)")
 	}
 	out := []string{"", title}
 	if cfg == nil {

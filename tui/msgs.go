@@ -6,7 +6,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/meshgate/meshgate/meshtastic"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/radio"
 )
 
@@ -39,23 +39,33 @@ type tracePosMsg struct {
 type traceDoneMsg struct {
 	job    int
 	target uint32
-	route  *meshtastic.Route
+	trace  backend.Trace
 	err    error
 }
 
 // sweepMsg says the sweep published progress in the session record.
 type sweepMsg struct{ gen int }
 
-// sentMsg is the outcome of handing a text to the radio.
+// sweepDoneMsg is the end of a sweep: what the core counted, or why it
+// did not run.
+type sweepDoneMsg struct {
+	gen int
+	sum backend.SweepSummary
+	err error
+}
+
+// sentMsg is the core's answer to a send.
 type sentMsg struct {
-	text string // what the user typed, given back if sending failed
-	msg  radio.Message
+	seq  int    // which send
+	text string // what the user typed, given back if it never reached the radio
+	msg  backend.Message
 	err  error
 }
 
 // adminDoneMsg is the outcome of an admin operation.
 type adminDoneMsg struct {
 	what string
+	note string // said instead of "accepted" when set
 	err  error
 }
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/radio"
@@ -94,8 +94,52 @@ func (m *Model) nodeDetail(v *radio.View, n *meshtastic.Node, w, h int) []string
 		break
 	}
 	kv("traceroute", trace)
-	if m.id.Role.Can(auth.Send) {
-		kv("actions", "d direct message · t traceroute")
+	var acts []string
+	if backend.Can(m.id, backend.OpSend) {
+		acts = append(acts, "d direct message")
+	}
+	if backend.Can(m.id, backend.OpTraceroute) {
+		acts = append(acts, "t traceroute")
+	}
+	if len(acts) > 0 {
+		kv("actions", strings.Join(acts, " · "))
+	}
+	for i, l := range m.historyLines(n) {
+		kv(pick(i == 0, "history", ""), l)
 	}
 	return padLines(out, h)
+}
+
+// historyLines are the radio's stored traceroutes to n, newest first:
+// everyone's, kept across restarts. Nothing when the gateway keeps none.
+func (m *Model) historyLines(n *meshtastic.Node) []string {
+	h := &m.nodes.hist
+	switch {
+	case h.none || h.node != n.Num || h.radio != m.name:
+		return nil
+	case !h.loaded:
+		return []string{"loading…"}
+	case h.err != "":
+		return []string{clean(h.err)}
+	case len(h.list) == 0:
+		return []string{"none stored"}
+	}
+	now := m.now()
+	var out []string
+	for i := len(h.list) - 1; i >= 0; i-- {
+		tr := h.list[i]
+		line := clock(tr.At, now, m.loc) + " " + tr.Outcome
+		if tr.Outcome == backend.TraceComplete {
+			back := "?"
+			if tr.Back != nil {
+				back = itoa(max(0, len(tr.Back)-1))
+			}
+			line += fmt.Sprintf(" · %s there, %s back", format.Count(max(0, len(tr.Towards)-1), "hop"), back)
+		}
+		if tr.RequestedBy != "" {
+			line += " · " + clean(tr.RequestedBy)
+		}
+		out = append(out, line)
+	}
+	return out
 }

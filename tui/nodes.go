@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"slices"
 	"strings"
 
@@ -8,7 +9,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/meshtastic"
 )
 
@@ -24,6 +25,19 @@ type nodesTab struct {
 	spare     map[*meshtastic.Node]cachedRow // the previous frame's map, reused
 	layoutW   int
 	layout    []colSpec
+	hist      traceHistory // the details pane's node's stored traceroutes
+}
+
+// traceHistory is the radio's stored traceroutes to one node, as the core
+// reads them back: everyone's, from before a restart too.
+type traceHistory struct {
+	radio  string
+	node   uint32 // 0: none asked for
+	gen    int
+	loaded bool
+	none   bool // the gateway keeps no history (no database)
+	list   []backend.Trace
+	err    string
 }
 
 // cachedRow is a rendered table row. Nodes in a View never change (a
@@ -47,8 +61,9 @@ func (t *nodesTab) init() {
 }
 
 func (t *nodesTab) reset() {
-	search, hide := t.search, t.list.hide
+	search, hide, gen := t.search, t.list.hide, t.hist.gen
 	*t = nodesTab{search: search}
+	t.hist.gen = gen + 1
 	t.list.init()
 	t.list.hide = hide
 	t.search.Reset()
@@ -158,15 +173,15 @@ func (m *Model) nodesKey(msg tea.KeyPressMsg) tea.Cmd {
 			m.clearNotice()
 		}
 	case key.Matches(msg, k.dm):
-		if n := t.selected(); n != nil && m.can(auth.Send, "sending messages") {
+		if n := t.selected(); n != nil && m.allowed(backend.OpSend) {
 			return m.startDM(n.Num)
 		}
 	case key.Matches(msg, k.trace):
-		if n := t.selected(); n != nil && m.can(auth.Traceroute, "traceroutes") {
+		if n := t.selected(); n != nil && m.allowed(backend.OpTraceroute) {
 			return m.startTrace(n.Num)
 		}
 	}
-	return nil
+	return m.loadHistory()
 }
 
 func (m *Model) nodesSearchKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -188,4 +203,59 @@ func (m *Model) nodesSearchKey(msg tea.KeyPressMsg) tea.Cmd {
 	t.search, cmd = t.search.Update(msg)
 	m.afterEdit()
 	return cmd
+}
+
+// historyLen is how many stored traceroutes the details pane lists.
+const historyLen = 5
+
+// historyMsg carries the stored traceroutes of the details pane's node.
+type historyMsg struct {
+	gen  int
+	list backend.TraceList
+	err  error
+}
+
+// loadHistory asks the core for the stored traceroutes of the node in the
+// details pane, when the pane shows a node it has not asked about.
+func (m *Model) loadHistory() tea.Cmd {
+	t := &m.nodes
+	h := &t.hist
+	n := t.selected()
+	if !t.detail || n == nil || m.radio == nil || h.none || (h.node == n.Num && h.radio == m.name) {
+		return nil
+	}
+	h.gen++
+	*h = traceHistory{radio: m.name, node: n.Num, gen: h.gen}
+	core, ctx, c, name, id, gen := m.core, m.ctx, m.caller, m.name, n.ID(), h.gen
+	return func() tea.Msg {
+		list, err := core.TraceHistory(ctx, c, name, id, historyLen)
+		return historyMsg{gen: gen, list: list, err: err}
+	}
+}
+
+// reloadHistory asks again about node after a traceroute to it.
+func (m *Model) reloadHistory(node uint32) tea.Cmd {
+	if h := &m.nodes.hist; h.node == node {
+		h.node = 0
+	}
+	return m.loadHistory()
+}
+
+func (m *Model) onHistory(msg historyMsg) {
+	h := &m.nodes.hist
+	if msg.gen != h.gen {
+		return
+	}
+	h.loaded = true
+	switch {
+	case errors.Is(msg.err, backend.ErrUnavailable):
+		h.none = true
+	case msg.err != nil:
+		h.err = msg.err.Error()
+	default:
+		h.list = msg.list.Traces
+	}
+	if m.screen == screenMain && m.tab == tabNodes {
+		m.dirty |= dBody
+	}
 }

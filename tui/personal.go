@@ -2,33 +2,36 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/filter"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/radio"
-	"github.com/meshgate/meshgate/responder"
 )
 
-// storeTimeout bounds one database call made for the UI.
+// storeTimeout bounds one load of the Rules tab's lists.
 const storeTimeout = 5 * time.Second
 
-// personal is what the session keeps from the database: the user's own
-// filters for the bound radio, compiled, and the Rules tab's lists. It is
-// loaded again only when the store's revision or the radio changes, which
-// View notices at no cost (an atomic load), so nothing polls.
+// personal is what the session keeps from the core's rules, filters and
+// beacon: the user's own filters for the bound radio, compiled, and the
+// Rules tab's lists. They are loaded again only when the core's revision
+// or the radio changes, which View notices at no cost (an atomic load),
+// so nothing polls.
 type personal struct {
 	loaded bool
 	rev    uint64
 	radio  string
+	noDB   bool   // the gateway keeps no rules, filters or beacons
 	err    string // the last load failed: why
 
 	all     *filter.Set     // every personal filter: chat and packets
 	nodes   *filter.Set     // the node filters only: the node list
-	filters []filter.Filter // every filter, for the Rules tab
-	rules   []responder.Rule
-	beacon  *responder.Beacon
+	filters []filter.Filter // the user's and the radio-wide filters, for the Rules tab
+	rules   []backend.Rule
+	beacon  *backend.Beacon
 
 	// nodesHidden counts the nodes the node filters hide in hiddenOf.
 	nodesHidden int
@@ -36,50 +39,56 @@ type personal struct {
 	hiddenSet   *filter.Set
 }
 
-// stale reports whether the database changed since the last load.
+// storeStale reports whether the rules, filters or beacon changed since
+// the last load.
 func (m *Model) storeStale() bool {
-	st := m.cfg.Store
-	if st == nil || m.radio == nil {
+	if m.core == nil || m.radio == nil {
 		return false
 	}
-	return !m.pf.loaded || m.pf.rev != st.Revision() || m.pf.radio != m.name
+	return !m.pf.loaded || m.pf.rev != m.core.Revision() || m.pf.radio != m.name
 }
 
-// syncStore loads the filters, rules and beacon again if they changed,
-// and makes the views that apply the filters start over. It reports
-// whether anything was loaded.
+// syncStore loads the filters, rules and beacon from the core again if
+// they changed, and makes the views that apply the filters start over. It
+// reports whether anything was loaded.
 func (m *Model) syncStore() bool {
 	if !m.storeStale() {
 		return false
 	}
-	st := m.cfg.Store
 	p := &m.pf
-	p.loaded, p.rev, p.radio, p.err = true, st.Revision(), m.name, ""
+	p.loaded, p.rev, p.radio, p.err, p.noDB = true, m.core.Revision(), m.name, "", false
 	ctx, cancel := context.WithTimeout(m.ctx, storeTimeout)
 	defer cancel()
-	all, err := st.Filters(ctx)
-	if err != nil {
-		p.err = "loading filters: " + err.Error()
+	fail := func(what string, err error) {
+		switch {
+		case errors.Is(err, backend.ErrUnavailable):
+			p.noDB = true
+		case err != nil && p.err == "":
+			p.err = "loading " + what + ": " + err.Error()
+		}
 	}
-	rules, err := st.Rules(ctx, m.name)
-	if err != nil && p.err == "" {
-		p.err = "loading rules: " + err.Error()
+	rules, err := m.core.Rules(ctx, m.caller, m.name)
+	fail("responders", err)
+	fs, err := m.core.Filters(ctx, m.caller)
+	fail("filters", err)
+	bs, err := m.core.Beacon(ctx, m.caller, m.name)
+	fail("the beacon", err)
+	p.rules, p.beacon = rules, bs.Beacon
+	p.filters = make([]filter.Filter, 0, len(fs))
+	for _, f := range fs {
+		p.filters = append(p.filters, filterOf(f))
 	}
-	p.beacon = nil
-	if b, err := st.Beacon(ctx, m.name); err == nil {
-		p.beacon = &b
-	}
-	p.filters, p.rules = all, rules
-	mine := filter.Personal(all, m.name, m.id.Fingerprint)
+	// The node list is filtered by node alone: a port or channel filter
+	// must not hide nodes.
 	var nodes []filter.Filter
-	for _, f := range mine {
+	for _, f := range filter.Personal(p.filters, m.name, m.id.Fingerprint) {
 		if f.Kind == filter.KindNode {
 			nodes = append(nodes, f)
 		}
 	}
 	oldAll, oldNodes := p.all.String(), p.nodes.String()
-	p.all, _ = filter.NewSet(mine) // an invalid filter is left out, never hides anything
-	p.nodes, _ = filter.NewSet(nodes)
+	p.all = m.core.PersonalFilters(ctx, m.caller, m.name)
+	p.nodes, _ = filter.NewSet(nodes) // an invalid filter is left out, never hides anything
 	if p.nodes.String() != oldNodes {
 		m.nodes.list.full = true
 		m.nodes.rows = nil
@@ -92,6 +101,16 @@ func (m *Model) syncStore() bool {
 	}
 	m.rules.clamp(m)
 	return true
+}
+
+// filterOf is a filter as the core describes it, in the filter package's
+// terms, for the views that apply and describe filters.
+func filterOf(f backend.Filter) filter.Filter {
+	out := filter.Filter{ID: f.ID, Owner: f.Owner, OwnerName: f.OwnerName, Radio: f.Radio, Value: f.Value, Enabled: f.Enabled}
+	out.Scope, _ = filter.ParseScope(f.Scope)
+	out.Mode, _ = filter.ParseMode(f.Mode)
+	out.Kind, _ = filter.ParseKind(f.Kind)
+	return out
 }
 
 // reloadChat files the broker's messages again through the filters,

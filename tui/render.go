@@ -253,7 +253,7 @@ func (m *Model) hints() string {
 			return "enter keep · ctrl+s keep and save · esc undo"
 		case m.rules.form != nil:
 			return "↑↓ field · enter edit/switch · ctrl+s save · esc cancel"
-		case m.cfg.Store == nil:
+		case m.pf.noDB:
 			return "? help"
 		case m.rules.sec == secBeacon:
 			return "←→ section · e set · space start/stop · t send now · d remove · ? help"

@@ -13,12 +13,9 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/filter"
-	"github.com/meshgate/meshgate/meshtastic"
-	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/responder"
-	"github.com/meshgate/meshgate/store"
 )
 
 // section is one part of the Rules tab.
@@ -36,9 +33,9 @@ func (s section) String() string {
 }
 
 // rulesTab manages the bound radio's auto-responder rules, the user's
-// filters and the radio-wide ones, and the radio's beacon. The lists come
-// from the database through Model.pf, loaded again only when the store's
-// revision changes.
+// filters and the radio-wide ones, and the radio's beacon, all through the
+// core. The lists come from the core through Model.pf, loaded again only
+// when its revision changes.
 type rulesTab struct {
 	sec     section
 	cur     [secCount]int
@@ -78,6 +75,7 @@ type form struct {
 	fields  []formField
 	field   int
 	inputOn bool
+	saving  bool   // the core has it
 	err     string // why the last save was refused
 }
 
@@ -95,6 +93,7 @@ type formField struct {
 	value   string
 	choices []string
 	hint    string
+	unset   string // shown, dim, while the value is empty
 }
 
 func (f *form) val(label string) string {
@@ -112,14 +111,6 @@ func (fl *formField) step() {
 	fl.value = fl.choices[(i+1)%len(fl.choices)]
 }
 
-func (m *Model) actor() store.Actor {
-	return store.Actor{Name: m.id.Name, Fingerprint: m.id.Fingerprint}
-}
-
-func (m *Model) dbctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(m.ctx, storeTimeout)
-}
-
 // shownFilters are the filters the Filters section lists: the user's own
 // for this radio or every radio, then the radio-wide ones of this radio.
 func (m *Model) shownFilters() []filter.Filter {
@@ -127,7 +118,7 @@ func (m *Model) shownFilters() []filter.Filter {
 	return append(mine, filter.RadioWide(m.pf.filters, m.name)...)
 }
 
-func (m *Model) selectedRule() *responder.Rule {
+func (m *Model) selectedRule() *backend.Rule {
 	if i := m.rules.cur[secResponders]; i < len(m.pf.rules) {
 		return &m.pf.rules[i]
 	}
@@ -142,44 +133,25 @@ func (m *Model) selectedFilter() *filter.Filter {
 	return nil
 }
 
-// canChangeRule: rules are their owner's, or any admin's, to change.
-func (m *Model) canChangeRule(r *responder.Rule) bool {
-	if !m.can(auth.ManageRules, "changing responders") {
-		return false
-	}
-	if r.Owner != m.id.Fingerprint && m.id.Role < auth.Admin {
-		m.setFlash(fmt.Sprintf("rule #%d belongs to %s: changing it needs the admin role", r.ID, clean(r.OwnerName)), true)
-		return false
-	}
-	return true
+// mayChangeRule asks the core whether the user may change r: their own,
+// or anyone's for those who may change others'.
+func (m *Model) mayChangeRule(r *backend.Rule) bool {
+	return m.may(backend.OpRuleChange, r.Owner, r.OwnerName)
 }
 
-// canChangeFilter: users change their own filters; radio-wide ones are
-// admins'.
-func (m *Model) canChangeFilter(f *filter.Filter) bool {
-	if !m.can(auth.ManageRules, "changing filters") {
-		return false
+// mayChangeFilter asks the core whether the user may change f: their own
+// filters; radio-wide ones take the right to set those.
+func (m *Model) mayChangeFilter(f *filter.Filter) bool {
+	if f.Scope == filter.ScopeRadio {
+		return m.allowed(backend.OpRadioFilter)
 	}
-	if f.Scope == filter.ScopeRadio && m.id.Role < auth.Admin {
-		m.setFlash("radio-wide filters are for admins (you are "+m.id.Role.String()+")", true)
-		return false
-	}
-	return true
-}
-
-// done reports the outcome of a database change on the status line.
-func (m *Model) done(what string, err error) {
-	if err != nil {
-		m.setFlash(what+" failed: "+err.Error(), true)
-		return
-	}
-	m.setFlash(what, false)
+	return m.may(backend.OpFilterEdit, f.Owner, f.OwnerName)
 }
 
 func (m *Model) rulesKey(msg tea.KeyPressMsg) tea.Cmd {
 	k, t := m.keys, &m.rules
 	m.dirty |= dBody
-	if m.cfg.Store == nil {
+	if m.pf.noDB {
 		return nil
 	}
 	if t.form != nil {
@@ -201,9 +173,9 @@ func (m *Model) rulesKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.change):
 		return m.rulesEdit()
 	case key.Matches(msg, k.enable):
-		m.rulesToggle()
+		return m.rulesToggle()
 	case key.Matches(msg, k.del):
-		m.rulesDelete()
+		return m.rulesDelete()
 	case key.Matches(msg, k.test):
 		return m.rulesTest()
 	case key.Matches(msg, k.back):
@@ -217,12 +189,12 @@ func (m *Model) rulesAdd() tea.Cmd {
 	t := &m.rules
 	switch t.sec {
 	case secResponders:
-		if !m.can(auth.ManageRules, "adding a responder") {
+		if !m.allowed(backend.OpRuleAdd) {
 			return nil
 		}
-		t.form = m.ruleForm(&responder.Rule{Match: responder.MatchContains, Enabled: true, Cooldown: time.Minute})
+		t.form = m.ruleForm(nil)
 	case secFilters:
-		if !m.can(auth.ManageRules, "adding a filter") {
+		if !m.allowed(backend.OpFilterAdd) {
 			return nil
 		}
 		t.form = m.filterForm()
@@ -242,7 +214,7 @@ func (m *Model) rulesEdit() tea.Cmd {
 			m.setFlash("no responder to edit (a adds one)", true)
 			return nil
 		}
-		if !m.canChangeRule(r) {
+		if !m.mayChangeRule(r) {
 			return nil
 		}
 		t.form = m.ruleForm(r)
@@ -250,7 +222,7 @@ func (m *Model) rulesEdit() tea.Cmd {
 		m.setFlash("filters are not edited: add the new one and delete the old", true)
 		return nil
 	case secBeacon:
-		if !m.can(auth.ManageRules, "setting the beacon") {
+		if !m.allowed(backend.OpBeaconSet) {
 			return nil
 		}
 		t.form = m.beaconForm(m.pf.beacon)
@@ -259,80 +231,97 @@ func (m *Model) rulesEdit() tea.Cmd {
 	return nil
 }
 
-func (m *Model) rulesToggle() {
-	ctx, cancel := m.dbctx()
-	defer cancel()
-	st := m.cfg.Store
+func (m *Model) rulesToggle() tea.Cmd {
+	core, c, name := m.core, m.caller, m.name
 	switch m.rules.sec {
 	case secResponders:
-		if r := m.selectedRule(); r != nil && m.canChangeRule(r) {
-			m.done(fmt.Sprintf("rule #%d %s", r.ID, pick(!r.Enabled, "enabled", "disabled")),
-				st.SetRuleEnabled(ctx, m.actor(), r.ID, !r.Enabled))
+		if r := m.selectedRule(); r != nil && m.mayChangeRule(r) {
+			id, on := r.ID, !r.Enabled
+			return m.call(func(ctx context.Context) (string, error) {
+				_, err := core.SetRuleEnabled(ctx, c, id, on)
+				return fmt.Sprintf("rule #%d %s", id, pick(on, "enabled", "disabled")), err
+			})
 		}
 	case secFilters:
-		if f := m.selectedFilter(); f != nil && m.canChangeFilter(f) {
-			m.done(fmt.Sprintf("filter #%d %s", f.ID, pick(!f.Enabled, "enabled", "disabled")),
-				st.SetFilterEnabled(ctx, m.actor(), f.ID, !f.Enabled))
+		if f := m.selectedFilter(); f != nil && m.mayChangeFilter(f) {
+			id, on := f.ID, !f.Enabled
+			return m.call(func(ctx context.Context) (string, error) {
+				_, err := core.SetFilterEnabled(ctx, c, id, on)
+				return fmt.Sprintf("filter #%d %s", id, pick(on, "enabled", "disabled")), err
+			})
 		}
 	case secBeacon:
 		b := m.pf.beacon
 		if b == nil {
 			m.setFlash("no beacon on "+m.name+" (e sets one)", true)
-			return
+			return nil
 		}
-		if m.can(auth.ManageRules, "starting or stopping the beacon") {
-			m.done("beacon "+pick(!b.Enabled, "started", "stopped"), st.SetBeaconEnabled(ctx, m.actor(), m.name, !b.Enabled))
+		if m.allowed(backend.OpBeaconStart) {
+			on := !b.Enabled
+			return m.call(func(ctx context.Context) (string, error) {
+				_, err := core.SetBeaconEnabled(ctx, c, name, on)
+				return "beacon " + pick(on, "started", "stopped"), err
+			})
 		}
 	}
+	return nil
 }
 
-func (m *Model) rulesDelete() {
-	st := m.cfg.Store
+func (m *Model) rulesDelete() tea.Cmd {
+	core, c, name := m.core, m.caller, m.name
 	switch m.rules.sec {
 	case secResponders:
 		r := m.selectedRule()
-		if r == nil || !m.canChangeRule(r) {
-			return
+		if r == nil || !m.mayChangeRule(r) {
+			return nil
 		}
 		id := r.ID
 		m.confirm(fmt.Sprintf("Delete responder #%d?", id), []string{
 			fmt.Sprintf("%s %q → %q", r.Match, clean(r.Trigger), clean(r.Reply)),
 		}, func() tea.Cmd {
-			ctx, cancel := m.dbctx()
-			defer cancel()
-			m.done(fmt.Sprintf("rule #%d deleted", id), st.DeleteRule(ctx, m.actor(), id))
-			return nil
+			return m.call(func(ctx context.Context) (string, error) {
+				_, err := core.DeleteRule(ctx, c, id)
+				return fmt.Sprintf("rule #%d deleted", id), err
+			})
 		})
 	case secFilters:
 		f := m.selectedFilter()
-		if f == nil || !m.canChangeFilter(f) {
-			return
+		if f == nil || !m.mayChangeFilter(f) {
+			return nil
 		}
 		id, desc := f.ID, clean(f.String())
 		m.confirm(fmt.Sprintf("Delete filter #%d?", id), []string{desc}, func() tea.Cmd {
-			ctx, cancel := m.dbctx()
-			defer cancel()
-			m.done(fmt.Sprintf("filter #%d deleted", id), st.DeleteFilter(ctx, m.actor(), id))
-			return nil
+			return m.call(func(ctx context.Context) (string, error) {
+				_, err := core.DeleteFilter(ctx, c, id)
+				return fmt.Sprintf("filter #%d deleted", id), err
+			})
 		})
 	case secBeacon:
-		if m.pf.beacon == nil || !m.can(auth.ManageRules, "removing the beacon") {
-			return
+		if m.pf.beacon == nil || !m.allowed(backend.OpBeaconRm) {
+			return nil
 		}
 		m.confirm("Remove the beacon of "+m.name+"?", []string{"It stops and its settings are deleted."}, func() tea.Cmd {
-			ctx, cancel := m.dbctx()
-			defer cancel()
-			m.done("beacon removed", st.DeleteBeacon(ctx, m.actor(), m.name))
-			return nil
+			return m.call(func(ctx context.Context) (string, error) {
+				_, err := core.DeleteBeacon(ctx, c, name)
+				return "beacon removed", err
+			})
 		})
 	}
+	return nil
 }
 
 // beaconSentMsg is the outcome of a beacon test.
 type beaconSentMsg struct {
 	radio string
-	msg   radio.Message
+	msg   backend.Message
 	err   error
+}
+
+// ruleTestedMsg is the core's test of a rule on a sample message.
+type ruleTestedMsg struct {
+	rule int64
+	res  backend.RuleTest
+	err  error
 }
 
 func (m *Model) rulesTest() tea.Cmd {
@@ -353,7 +342,7 @@ func (m *Model) rulesTest() tea.Cmd {
 			m.setFlash("no beacon on "+m.name+" (e sets one)", true)
 			return nil
 		}
-		if !m.can(auth.ManageRules, "sending the beacon") || m.radio == nil {
+		if !m.allowed(backend.OpBeaconTest) || m.radio == nil {
 			return nil
 		}
 		if t.sending {
@@ -361,10 +350,10 @@ func (m *Model) rulesTest() tea.Cmd {
 			return nil
 		}
 		t.sending = true
-		r, bc, name, ctx := m.radio, *b, m.name, m.ctx
+		core, c, name, ctx := m.core, m.caller, m.name, m.ctx
 		m.setFlash("sending the beacon…", false)
 		return func() tea.Msg {
-			msg, err := r.SendBeacon(ctx, bc)
+			msg, err := core.TestBeacon(ctx, c, name)
 			return beaconSentMsg{radio: name, msg: msg, err: err}
 		}
 	}
@@ -381,10 +370,10 @@ func (m *Model) onBeaconSent(msg beaconSentMsg) {
 		m.setFlash("beacon test failed: "+msg.err.Error(), true)
 		return
 	}
-	m.setFlash("beacon sent: "+msg.msg.Text, false)
+	m.setFlash("beacon sent: "+clean(msg.msg.Text), false)
 }
 
-// testKey reads the sample message of a rule test.
+// testKey reads the sample message of a rule test, which the core runs.
 func (m *Model) testKey(msg tea.KeyPressMsg) tea.Cmd {
 	t := &m.rules
 	m.dirty |= dBody | dStatus
@@ -394,108 +383,107 @@ func (m *Model) testKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case "enter":
 		t.testing = false
-		if r := m.selectedRule(); r != nil {
-			t.result, t.resFor = m.tryRule(r, t.input.Value()), r.ID
+		r := m.selectedRule()
+		if r == nil {
+			return nil
 		}
-		return nil
+		core, ctx, c, id, text := m.core, m.ctx, m.caller, r.ID, t.input.Value()
+		return func() tea.Msg {
+			res, err := core.TestRule(ctx, c, id, text)
+			return ruleTestedMsg{rule: id, res: res, err: err}
+		}
 	}
 	var cmd tea.Cmd
 	t.input, cmd = t.input.Update(msg)
 	return cmd
 }
 
-// sampleSender is the node a rule test pretends sent the sample: the
-// lowest-numbered named node the radio knows, or a made-up one.
-func (m *Model) sampleSender(v *radio.View) meshtastic.Node {
-	var best *meshtastic.Node
-	for _, n := range v.Nodes {
-		if n.Num != v.MyNodeNum && n.ShortName != "" && (best == nil || n.Num < best.Num) {
-			best = n
-		}
+func (m *Model) onRuleTested(msg ruleTestedMsg) {
+	if msg.err != nil {
+		m.setFlash(msg.err.Error(), true)
+		return
 	}
-	if best == nil {
-		return meshtastic.Node{Num: 0x5a3e1e57, LongName: "Sample Sender", ShortName: "SMPL"}
-	}
-	return *best
+	m.rules.result, m.rules.resFor = testLines(msg.res), msg.rule
+	m.dirty |= dBody
 }
 
-// tryRule runs a rule on a sample message, sent so that the rule's type,
-// source and channel conditions hold: the test is about the trigger and
-// the reply.
-func (m *Model) tryRule(r *responder.Rule, text string) []string {
-	v := m.view()
-	self, _ := v.Self()
-	sender := m.sampleSender(v)
-	hops := uint32(1)
-	in := responder.Incoming{Radio: m.name, PacketID: 1, From: sender.Num, To: meshtastic.Broadcast, MyNode: v.MyNodeNum,
-		Text: text, Hops: &hops, SNR: 6.5, RSSI: -90, SenderKnown: true, SenderLong: sender.LongName,
-		SenderShort: sender.ShortName, MyLong: self.LongName, MyShort: self.ShortName}
-	if r.Type == responder.TypeDirect {
-		in.To = v.MyNodeNum
-	}
-	if r.Source == responder.SourceMQTT {
-		in.ViaMQTT = true
-	}
-	if r.Channel != nil {
-		in.Channel = *r.Channel
-	}
-	kind, via := "broadcast on channel "+itoa(int(in.Channel)), "RF"
-	if in.Direct() {
+// testLines says what a rule test found: the sample the core made up, and
+// whether and how the rule answers it.
+func testLines(r backend.RuleTest) []string {
+	kind, via := "broadcast on channel "+itoa(int(r.Channel)), "RF"
+	if r.Kind == "direct" {
 		kind = "direct message"
 	}
-	if in.ViaMQTT {
+	if r.ViaMQTT {
 		via = "MQTT"
 	}
-	out := []string{fmt.Sprintf("sample %q from %s (%s), %s via %s", clean(text), clean(sender.ShortName),
-		meshtastic.NodeID(sender.Num), kind, via)}
-	if !r.Matches(&in) {
-		return append(out, "✗ rule #"+strconv.FormatInt(r.ID, 10)+" does not match: no reply")
+	sender := r.Sender // "SHRT !a1b2c3d4"
+	if i := strings.LastIndex(sender, " "); i > 0 {
+		sender = sender[:i] + " (" + sender[i+1:] + ")"
 	}
-	reply := r.Render(&in, m.now(), meshtastic.MaxTextBytes(false, false))
+	out := []string{fmt.Sprintf("sample %q from %s, %s via %s", clean(r.Text), clean(sender), kind, via)}
+	if !r.Matches {
+		return append(out, "✗ rule #"+strconv.FormatInt(r.Rule, 10)+" does not match: no reply")
+	}
 	verb := "replies"
-	switch {
-	case r.DryRun:
+	switch r.State {
+	case "dry run":
 		verb = "would reply (dry run)"
-	case !r.Active(m.now()):
-		verb = "matches but is off or expired; it would reply"
+	case "disabled", "expired":
+		verb = "matches but is " + pick(r.State == "expired", "expired", "off") + "; it would reply"
 	}
-	return append(out, fmt.Sprintf("✓ rule #%d %s: %s", r.ID, verb, clean(reply)))
+	return append(out, fmt.Sprintf("✓ rule #%d %s: %s", r.Rule, verb, clean(r.Reply)))
 }
 
 // ---- forms ----
 
 var channelChoices = []string{"any", "0", "1", "2", "3", "4", "5", "6", "7"}
 
-func (m *Model) ruleForm(r *responder.Rule) *form {
-	f := &form{kind: formRule, title: "New responder on " + m.name, id: r.ID}
-	if r.ID != 0 {
+// ruleForm edits r, or a new rule when r is nil. A new rule's cooldowns
+// start empty: the core fills in its defaults, as it does for a rule made
+// with the exec commands.
+func (m *Model) ruleForm(r *backend.Rule) *form {
+	f := &form{kind: formRule, title: "New responder on " + m.name}
+	cur := backend.Rule{Match: "contains", Type: "both", Source: "both", Enabled: true}
+	cooldown, senderCooldown := "", ""
+	if r != nil {
+		cur = *r
+		f.id = r.ID
 		f.title = fmt.Sprintf("Edit responder #%d (by %s)", r.ID, clean(r.OwnerName))
+		cooldown, senderCooldown = durText(seconds(r.Cooldown)), durText(seconds(r.SenderCooldown))
 	}
 	ch := "any"
-	if r.Channel != nil {
-		ch = strconv.FormatUint(uint64(*r.Channel), 10)
+	if cur.Channel != nil {
+		ch = strconv.FormatUint(uint64(*cur.Channel), 10)
 	}
 	exp := "never"
-	if !r.Expires.IsZero() {
-		exp = r.Expires.In(m.loc).Format("2006-01-02 15:04")
+	if cur.Expires != nil {
+		exp = cur.Expires.In(m.loc).Format("2006-01-02 15:04")
 	}
 	f.fields = []formField{
-		{label: "trigger", value: r.Trigger, hint: "what to look for in a message (case-insensitive)"},
-		{label: "match", value: r.Match.String(), choices: []string{"exact", "contains", "prefix", "regex"},
+		{label: "trigger", value: cur.Trigger, hint: "what to look for in a message (case-insensitive)"},
+		{label: "match", value: cur.Match, choices: []string{"exact", "contains", "prefix", "regex"},
 			hint: "exact: the whole message · contains · prefix: starts with · regex: RE2"},
-		{label: "reply", value: r.Reply, hint: "{sender_name} {sender_short} {sender_id} {my_name} {my_id} {message} " +
+		{label: "reply", value: cur.Reply, hint: "{sender_name} {sender_short} {sender_id} {my_name} {my_id} {message} " +
 			"{message_type} {source_type} {hops} {snr} {rssi} {time}"},
-		{label: "type", value: r.Type.String(), choices: []string{"both", "broadcast", "direct"}, hint: "which messages it answers"},
-		{label: "source", value: r.Source.String(), choices: []string{"both", "rf", "mqtt"}, hint: "heard over the air, through MQTT, or both"},
+		{label: "type", value: cur.Type, choices: []string{"both", "broadcast", "direct"}, hint: "which messages it answers"},
+		{label: "source", value: cur.Source, choices: []string{"both", "rf", "mqtt"}, hint: "heard over the air, through MQTT, or both"},
 		{label: "channel", value: ch, choices: channelChoices, hint: "only messages on this channel index"},
-		{label: "cooldown", value: durText(r.Cooldown), hint: "least time between two replies, e.g. 60s, 5m; 0 for none"},
-		{label: "sender cooldown", value: durText(r.SenderCooldown), hint: "least time between two replies to one sender"},
-		{label: "dry run", value: yesNo(r.DryRun), choices: []string{"no", "yes"}, hint: "log \"would reply\" and send nothing"},
-		{label: "enabled", value: yesNo(r.Enabled), choices: []string{"yes", "no"}},
+		{label: "cooldown", value: cooldown, unset: "default (" + durText(backend.DefaultRuleCooldown) + ")",
+			hint: "least time between two replies, e.g. 60s, 5m (at least " + durText(backend.MinRuleCooldown) +
+				"); empty: the default, " + durText(backend.DefaultRuleCooldown)},
+		{label: "sender cooldown", value: senderCooldown, unset: "default (" + durText(backend.DefaultRuleSenderCooldown) + ")",
+			hint: "least time between two replies to one sender; 0: the cooldown alone; empty: the default, " +
+				durText(backend.DefaultRuleSenderCooldown)},
+		{label: "dry run", value: yesNo(cur.DryRun), choices: []string{"no", "yes"}, hint: "log \"would reply\" and send nothing"},
+		{label: "enabled", value: yesNo(cur.Enabled), choices: []string{"yes", "no"}},
 		{label: "expires", value: exp, hint: "never, a time from now (24h) or a date: 2006-01-02 15:04"},
 	}
 	return f
 }
+
+// seconds is a duration the core gave in seconds.
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 func (m *Model) filterForm() *form {
 	val := ""
@@ -503,7 +491,7 @@ func (m *Model) filterForm() *form {
 		val = n.ID() // the node selected on the Nodes tab, the usual thing to hide
 	}
 	scopes := []string{"me, this radio", "me, every radio"}
-	if m.id.Role >= auth.Admin {
+	if backend.Can(m.id, backend.OpRadioFilter) {
 		scopes = append(scopes, "radio-wide")
 	}
 	return &form{kind: formFilter, title: "New filter", fields: []formField{
@@ -511,19 +499,20 @@ func (m *Model) filterForm() *form {
 		{label: "kind", value: "node", choices: []string{"node", "port", "channel", "text", "regex"}, hint: "what the value is"},
 		{label: "value", value: val, hint: "node: !id or a name · port: TEXT_MESSAGE, POSITION, 67 · channel: 0-7 · text · regex"},
 		{label: "applies to", value: scopes[0], choices: scopes,
-			hint: "yours change only your views; radio-wide ones keep packets from the history and the responder (admins)"},
+			hint: "yours change only your views; radio-wide ones keep packets from the history and the responder (" +
+				backend.MinRole(backend.OpRadioFilter).String() + "s)"},
 	}}
 }
 
-func (m *Model) beaconForm(b *responder.Beacon) *form {
-	cur := responder.Beacon{Template: "{my_name} on the air · battery {battery}% · {nodes} nodes", Interval: time.Hour}
+func (m *Model) beaconForm(b *backend.Beacon) *form {
+	cur := backend.Beacon{Template: "{my_name} on the air · battery {battery}% · {nodes} nodes", Interval: time.Hour.Seconds()}
 	title := "Set the beacon of " + m.name
 	if b != nil {
 		cur = *b
 	}
 	return &form{kind: formBeacon, title: title, fields: []formField{
 		{label: "template", value: cur.Template, hint: "{my_name} {my_id} {battery} {voltage} {uptime} {time} {lat} {lon} {alt} {nodes}"},
-		{label: "interval", value: durText(cur.Interval), hint: "how often, at least " + durText(responder.MinBeaconInterval) + " (airtime is shared)"},
+		{label: "interval", value: durText(seconds(cur.Interval)), hint: "how often, at least " + durText(responder.MinBeaconInterval) + " (airtime is shared)"},
 		{label: "channel", value: strconv.FormatUint(uint64(cur.Channel), 10), choices: channelChoices[1:], hint: "channel index to broadcast on"},
 	}}
 }
@@ -549,7 +538,7 @@ func (m *Model) formKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.dirty |= dStatus
 		return t.input.Focus()
 	case key.Matches(msg, k.save):
-		m.saveForm()
+		return m.saveForm()
 	case key.Matches(msg, k.back):
 		t.form = nil
 		m.dirty |= dStatus
@@ -570,7 +559,7 @@ func (m *Model) formFieldKey(msg tea.KeyPressMsg) tea.Cmd {
 		f.fields[f.field].value = strings.TrimSpace(t.input.Value())
 		f.inputOn = false
 		if msg.String() == "ctrl+s" {
-			m.saveForm()
+			return m.saveForm()
 		}
 		return nil
 	}
@@ -579,128 +568,140 @@ func (m *Model) formFieldKey(msg tea.KeyPressMsg) tea.Cmd {
 	return cmd
 }
 
-// saveForm validates the form and saves it, or shows why not.
-func (m *Model) saveForm() {
-	t := &m.rules
-	f := t.form
+// formSavedMsg is the core's answer to a saved form.
+type formSavedMsg struct {
+	form *form
+	ok   string
+	err  error
+}
+
+// saveForm reads the form and hands it to the core, which validates it,
+// fills in its defaults and saves it. What the core refuses shows in the
+// form.
+func (m *Model) saveForm() tea.Cmd {
+	f := m.rules.form
 	m.dirty |= dBody | dStatus
-	ctx, cancel := m.dbctx()
-	defer cancel()
-	st := m.cfg.Store
-	var what string
-	var err error
+	if f.saving {
+		return nil
+	}
+	core, c := m.core, m.caller
+	var save func(ctx context.Context) (string, error)
 	switch f.kind {
 	case formRule:
-		var r responder.Rule
-		if r, err = m.ruleFromForm(f); err == nil {
-			if f.id == 0 {
-				r, err = st.AddRule(ctx, m.actor(), r)
-				what = fmt.Sprintf("rule #%d added", r.ID)
-			} else {
-				err = st.UpdateRule(ctx, m.actor(), r)
-				what = fmt.Sprintf("rule #%d saved", r.ID)
+		spec, err := m.ruleSpec(f)
+		if err != nil {
+			f.err = err.Error()
+			return nil
+		}
+		id := f.id
+		save = func(ctx context.Context) (string, error) {
+			if id == 0 {
+				r, err := core.AddRule(ctx, c, spec)
+				return fmt.Sprintf("rule #%d added", r.ID), err
 			}
+			r, err := core.UpdateRule(ctx, c, id, spec)
+			return fmt.Sprintf("rule #%d saved", r.ID), err
 		}
 	case formFilter:
-		var fl filter.Filter
-		if fl, err = m.filterFromForm(f); err == nil {
-			fl, err = st.AddFilter(ctx, m.actor(), fl)
-			what = fmt.Sprintf("filter #%d added: %s", fl.ID, clean(fl.String()))
+		spec := m.filterSpec(f)
+		save = func(ctx context.Context) (string, error) {
+			fl, err := core.AddFilter(ctx, c, spec)
+			return fmt.Sprintf("filter #%d added: %s", fl.ID, clean(filterOf(fl).String())), err
 		}
 	case formBeacon:
-		var b responder.Beacon
-		if b, err = m.beaconFromForm(f); err == nil {
-			_, err = st.PutBeacon(ctx, m.actor(), b)
-			what = "beacon set" + pick(b.Enabled, "", " (space starts it)")
+		spec, err := m.beaconSpec(f)
+		if err != nil {
+			f.err = err.Error()
+			return nil
+		}
+		save = func(ctx context.Context) (string, error) {
+			b, err := core.SetBeacon(ctx, c, spec)
+			return "beacon set" + pick(b.Enabled, "", " (space starts it)"), err
 		}
 	}
-	if err != nil {
-		f.err = strings.TrimPrefix(strings.TrimPrefix(err.Error(), "store: invalid: "), "responder: invalid: ")
-		f.err = strings.TrimPrefix(f.err, "filter: invalid: ")
+	f.saving = true
+	ctx := m.ctx
+	return func() tea.Msg {
+		ok, err := save(ctx)
+		return formSavedMsg{form: f, ok: ok, err: err}
+	}
+}
+
+func (m *Model) onFormSaved(msg formSavedMsg) {
+	msg.form.saving = false
+	t := &m.rules
+	m.dirty |= dBody | dStatus
+	if msg.err != nil {
+		if t.form == msg.form {
+			msg.form.err = msg.err.Error()
+		} else {
+			m.setFlash(msg.err.Error(), true)
+		}
 		return
 	}
-	t.form = nil
-	m.setFlash(what, false)
+	if t.form == msg.form {
+		t.form = nil
+	}
+	m.setFlash(msg.ok, false)
 }
 
-func (m *Model) ruleFromForm(f *form) (responder.Rule, error) {
-	r := responder.Rule{ID: f.id, Radio: m.name, Owner: m.id.Fingerprint, OwnerName: m.id.Name,
-		Trigger: f.val("trigger"), Reply: f.val("reply"), DryRun: f.val("dry run") == "yes", Enabled: f.val("enabled") == "yes"}
-	for _, old := range m.pf.rules {
-		if old.ID == f.id {
-			r.Radio, r.Owner, r.OwnerName = old.Radio, old.Owner, old.OwnerName
-		}
-	}
-	var errs [6]error
-	r.Match, errs[0] = responder.ParseMatchKind(f.val("match"))
-	r.Type, errs[1] = responder.ParseMsgType(f.val("type"))
-	r.Source, errs[2] = responder.ParseSource(f.val("source"))
+// ruleSpec reads the rule form. Empty cooldowns stay unset so that the
+// core's defaults apply.
+func (m *Model) ruleSpec(f *form) (backend.RuleSpec, error) {
+	s := backend.RuleSpec{Radio: m.name, Trigger: f.val("trigger"), Reply: f.val("reply"), Match: f.val("match"),
+		Type: f.val("type"), Source: f.val("source"), DryRun: f.val("dry run") == "yes", Disabled: f.val("enabled") != "yes"}
 	if ch := f.val("channel"); ch != "any" {
-		n, _ := strconv.ParseUint(ch, 10, 32)
-		c := uint32(n)
-		r.Channel = &c
-	}
-	r.Cooldown, errs[3] = parseDur("cooldown", f.val("cooldown"))
-	r.SenderCooldown, errs[4] = parseDur("sender cooldown", f.val("sender cooldown"))
-	r.Expires, errs[5] = m.parseExpiry(f.val("expires"))
-	for _, err := range errs {
+		n, err := strconv.ParseUint(ch, 10, 32)
 		if err != nil {
-			return r, err
+			return s, fmt.Errorf("channel: %q is not a channel index", ch)
 		}
+		c := uint32(n)
+		s.Channel = &c
 	}
-	return r, r.Validate()
+	var err error
+	if s.Cooldown, err = optDur("cooldown", f.val("cooldown")); err != nil {
+		return s, err
+	}
+	if s.SenderCooldown, err = optDur("sender cooldown", f.val("sender cooldown")); err != nil {
+		return s, err
+	}
+	s.ExpiresIn, s.ExpiresAt, err = m.parseExpiry(f.val("expires"))
+	return s, err
 }
 
-func (m *Model) filterFromForm(f *form) (filter.Filter, error) {
-	fl := filter.Filter{Owner: m.id.Fingerprint, OwnerName: m.id.Name, Enabled: true, Value: f.val("value"), Radio: m.name}
-	var errs [2]error
-	fl.Mode, errs[0] = filter.ParseMode(f.val("mode"))
-	fl.Kind, errs[1] = filter.ParseKind(f.val("kind"))
-	if err := errors.Join(errs[:]...); err != nil {
-		return fl, err
-	}
+func (m *Model) filterSpec(f *form) backend.FilterSpec {
+	s := backend.FilterSpec{Radio: m.name, Allow: f.val("mode") == "allow", Kind: f.val("kind"), Value: f.val("value")}
 	switch f.val("applies to") {
 	case "me, every radio":
-		fl.Radio = ""
+		s.Radio = ""
 	case "radio-wide":
-		if m.id.Role < auth.Admin {
-			return fl, errors.New("radio-wide filters are for admins")
-		}
-		fl.Scope = filter.ScopeRadio
+		s.RadioWide = true
 	}
-	if fl.Kind == filter.KindNode {
-		if _, err := meshtastic.ParseNodeID(fl.Value); err != nil {
-			if num, ok := m.nodeByName(fl.Value); ok {
-				fl.Value = meshtastic.NodeID(num)
-			}
-		}
-	}
-	return fl, fl.Validate()
+	return s
 }
 
-// nodeByName finds a node by its short or long name (any case).
-func (m *Model) nodeByName(s string) (uint32, bool) {
-	v := m.view()
-	for _, n := range v.Nodes {
-		if strings.EqualFold(n.ShortName, s) || strings.EqualFold(n.LongName, s) {
-			return n.Num, true
-		}
+func (m *Model) beaconSpec(f *form) (backend.BeaconSpec, error) {
+	s := backend.BeaconSpec{Radio: m.name, Template: f.val("template")}
+	ch, err := strconv.ParseUint(f.val("channel"), 10, 32)
+	if err != nil {
+		return s, fmt.Errorf("channel: %q is not a channel index", f.val("channel"))
 	}
-	return 0, false
+	s.Channel = uint32(ch)
+	if d, err := optDur("interval", f.val("interval")); err != nil {
+		return s, err
+	} else if d != nil {
+		s.Interval = *d
+	}
+	return s, nil
 }
 
-func (m *Model) beaconFromForm(f *form) (responder.Beacon, error) {
-	b := responder.Beacon{Radio: m.name, Owner: m.id.Fingerprint, OwnerName: m.id.Name, Template: f.val("template")}
-	if m.pf.beacon != nil {
-		b.Enabled = m.pf.beacon.Enabled
+// optDur reads an optional duration: nil when s is empty.
+func optDur(what, s string) (*time.Duration, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
 	}
-	ch, _ := strconv.ParseUint(f.val("channel"), 10, 32)
-	b.Channel = uint32(ch)
-	var err error
-	if b.Interval, err = parseDur("interval", f.val("interval")); err != nil {
-		return b, err
-	}
-	return b, b.Validate()
+	d, err := parseDur(what, s)
+	return &d, err
 }
 
 // parseDur reads a duration; "" and "0" are zero.
@@ -716,24 +717,25 @@ func parseDur(what, s string) (time.Duration, error) {
 	return d, nil
 }
 
-// parseExpiry reads "never", a duration from now or a local date.
-func (m *Model) parseExpiry(s string) (time.Time, error) {
+// parseExpiry reads "never", a duration from now or a local date. Whether
+// it lies in the future is the core's to say.
+func (m *Model) parseExpiry(s string) (in time.Duration, at time.Time, err error) {
 	s = strings.TrimSpace(s)
 	if s == "" || strings.EqualFold(s, "never") {
-		return time.Time{}, nil
+		return 0, time.Time{}, nil
 	}
 	if d, err := time.ParseDuration(s); err == nil {
-		if d <= 0 {
-			return time.Time{}, errors.New("expires: give a time in the future")
+		if d == 0 {
+			return 0, time.Time{}, errors.New("expires: give a time in the future, or never")
 		}
-		return m.now().Add(d).Truncate(time.Minute), nil
+		return d, time.Time{}, nil
 	}
 	for _, layout := range []string{"2006-01-02 15:04", "2006-01-02", time.RFC3339} {
 		if t, err := time.ParseInLocation(layout, s, m.loc); err == nil {
-			return t, nil
+			return 0, t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("expires: %q is not never, a duration (24h) or a date (2006-01-02 15:04)", s)
+	return 0, time.Time{}, fmt.Errorf("expires: %q is not never, a duration (24h) or a date (2006-01-02 15:04)", s)
 }
 
 // durText shows a duration without trailing zero units: "1m", "1h30m".

@@ -16,10 +16,14 @@ import (
 	"github.com/meshgate/meshgate/store"
 )
 
-// addRule saves a rule of radio "base" owned by name, straight into the store.
+// addRule saves a rule of radio "base" owned by name, straight into the
+// store; a rule without a cooldown gets the default one.
 func addRule(t testing.TB, fx *fixture, name string, r responder.Rule) responder.Rule {
 	t.Helper()
 	r.Radio, r.Owner, r.OwnerName = "base", "SHA256:test-"+name, name
+	if r.Cooldown == 0 {
+		r.Cooldown = responder.DefaultCooldown
+	}
 	saved, err := fx.db.AddRule(context.Background(), store.Actor{Name: name, Fingerprint: r.Owner}, r)
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +137,7 @@ func TestRulesResponderLifecycle(t *testing.T) {
 	u.typeText("2m")
 	u.key("ctrl+s")
 	u.waitModel("the edit saved", func(m *Model) bool {
-		return m.rules.form == nil && len(m.pf.rules) == 1 && m.pf.rules[0].Cooldown == 2*time.Minute
+		return m.rules.form == nil && len(m.pf.rules) == 1 && m.pf.rules[0].Cooldown == (2*time.Minute).Seconds()
 	})
 
 	// Test against samples.
@@ -187,7 +191,7 @@ func TestRulesRoles(t *testing.T) {
 	viewer.key("7")
 	viewer.waitText("read-only: changes need the operator role")
 	viewer.key("a")
-	flashed(viewer, "adding a responder needs the operator role (you are viewer)")
+	flashed(viewer, "adding responders needs the operator role (you are viewer)")
 	viewer.key("space")
 	flashed(viewer, "needs the operator role")
 	viewer.key("t") // testing changes nothing: viewers may
@@ -198,11 +202,11 @@ func TestRulesRoles(t *testing.T) {
 	bob := startUI(t, fx, uiOpts{bind: "base", name: "bob"})
 	bob.connected()
 	bob.key("7", "e")
-	flashed(bob, "rule #1 belongs to alice: changing it needs the admin role")
+	flashed(bob, "changing responders: it belongs to alice")
 	bob.key("d")
 	flashed(bob, "belongs to alice")
 	bob.key("l", "space")
-	flashed(bob, "radio-wide filters are for admins")
+	flashed(bob, "setting radio-wide filters needs the admin role (you are operator)")
 	bob.key("a")
 	bob.do(func(m *Model) {
 		for _, c := range m.rules.form.fields[3].choices {
@@ -311,7 +315,7 @@ func TestBeaconTab(t *testing.T) {
 	u.key("enter", "ctrl+u")
 	u.typeText("30m")
 	u.key("ctrl+s")
-	u.waitModel("the beacon set", func(m *Model) bool { return m.pf.beacon != nil && m.pf.beacon.Interval == 30*time.Minute })
+	u.waitModel("the beacon set", func(m *Model) bool { return m.pf.beacon != nil && m.pf.beacon.Interval == (30*time.Minute).Seconds() })
 	u.waitText("stopped")
 	u.key("space")
 	u.waitModel("the beacon started", func(m *Model) bool { return m.pf.beacon != nil && m.pf.beacon.Enabled })
@@ -344,16 +348,19 @@ func TestRulesWithoutStore(t *testing.T) {
 func TestRuleFormValues(t *testing.T) {
 	m := &Model{now: frozen, loc: time.UTC}
 	for _, c := range []struct {
-		in   string
-		want time.Time
-		bad  bool
+		in     string
+		wantIn time.Duration
+		wantAt time.Time
+		bad    bool
 	}{
-		{"never", time.Time{}, false}, {"", time.Time{}, false}, {"24h", frozen().Add(24 * time.Hour).Truncate(time.Minute), false},
-		{"2025-04-01 08:30", time.Date(2025, 4, 1, 8, 30, 0, 0, time.UTC), false}, {"-5m", time.Time{}, true}, {"soon", time.Time{}, true},
+		{"never", 0, time.Time{}, false}, {"", 0, time.Time{}, false}, {"24h", 24 * time.Hour, time.Time{}, false},
+		{"2025-04-01 08:30", 0, time.Date(2025, 4, 1, 8, 30, 0, 0, time.UTC), false},
+		{"-5m", -5 * time.Minute, time.Time{}, false}, // the core refuses it, in its words
+		{"0s", 0, time.Time{}, true}, {"soon", 0, time.Time{}, true},
 	} {
-		got, err := m.parseExpiry(c.in)
-		if (err != nil) != c.bad || !got.Equal(c.want) {
-			t.Errorf("parseExpiry(%q) = %v, %v", c.in, got, err)
+		in, at, err := m.parseExpiry(c.in)
+		if (err != nil) != c.bad || in != c.wantIn || !at.Equal(c.wantAt) {
+			t.Errorf("parseExpiry(%q) = %v, %v, %v", c.in, in, at, err)
 		}
 	}
 	for d, want := range map[time.Duration]string{0: "0", time.Minute: "1m", 90 * time.Second: "1m30s", time.Hour: "1h", 15 * time.Minute: "15m"} {

@@ -6,14 +6,14 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/filter"
 	"github.com/meshgate/meshgate/responder"
 )
 
 func (m *Model) rulesView(w, h int) []string {
 	st, t := m.st, &m.rules
-	if m.cfg.Store == nil {
+	if m.pf.noDB {
 		return []string{"", " " + st.title.Render("Rules"), "",
 			"   This gateway runs without a database: responders, filters and",
 			"   beacons need one (start the gateway with a data directory)."}
@@ -29,8 +29,8 @@ func (m *Model) rulesView(w, h int) []string {
 		bar.WriteString(" ")
 	}
 	note := "←→ section"
-	if !m.id.Role.Can(auth.ManageRules) {
-		note = "read-only: changes need the operator role"
+	if !backend.Can(m.id, backend.OpRuleAdd) {
+		note = "read-only: changes need the " + backend.MinRole(backend.OpRuleAdd).String() + " role"
 	}
 	out := []string{spread(bar.String(), st.dim.Render(note+" "), w)}
 	if m.pf.err != "" {
@@ -61,12 +61,13 @@ func (m *Model) rulesView(w, h int) []string {
 	return out
 }
 
-func ruleState(r *responder.Rule, m *Model) string {
+// ruleState is the core's state of a rule in a few words.
+func ruleState(r *backend.Rule) string {
 	var s []string
 	switch {
 	case !r.Enabled:
 		s = append(s, "off")
-	case !r.Active(m.now()):
+	case r.State == "expired":
 		s = append(s, "expired")
 	default:
 		s = append(s, "on")
@@ -107,12 +108,13 @@ func (m *Model) respondersView(w, h int) []string {
 	var below []string
 	if r := m.selectedRule(); r != nil {
 		exp := "never"
-		if !r.Expires.IsZero() {
-			exp = stamp(r.Expires, m.loc)
+		if r.Expires != nil {
+			exp = stamp(*r.Expires, m.loc)
 		}
 		below = append(below, "")
 		below = append(below, m.note(fmt.Sprintf("#%d on %s by %s · type %s · source %s · channel %s · cooldown %s · per sender %s · expires %s",
-			r.ID, clean(r.Radio), clean(r.OwnerName), r.Type, r.Source, channelText(r.Channel), durText(r.Cooldown), durText(r.SenderCooldown), exp), w)...)
+			r.ID, clean(r.Radio), clean(r.OwnerName), r.Type, r.Source, channelText(r.Channel), durText(seconds(r.Cooldown)),
+			durText(seconds(r.SenderCooldown)), exp), w)...)
 		switch {
 		case t.testing:
 			below = append(below, " "+t.input.View())
@@ -127,20 +129,20 @@ func (m *Model) respondersView(w, h int) []string {
 	}
 	rows := max(1, h-len(out)-len(below))
 	if len(rules) == 0 {
-		out = append(out, "", st.dim.Render("  no responders on "+clean(m.name)+" yet"+pick(m.id.Role.Can(auth.ManageRules), " (a adds one)", "")))
+		out = append(out, "", st.dim.Render("  no responders on "+clean(m.name)+" yet"+pick(backend.Can(m.id, backend.OpRuleAdd), " (a adds one)", "")))
 		return out
 	}
 	cur := t.cur[secResponders]
 	t.top = scrollWindow(t.top, cur, rows, len(rules))
 	for i := t.top; i < len(rules) && i < t.top+rows; i++ {
 		r := &rules[i]
-		line := "  " + right(itoa(int(r.ID)), idW) + " " + fit(clean(r.OwnerName), ownW) + " " + fit(r.Match.String(), matchW) + " " +
+		line := "  " + right(itoa(int(r.ID)), idW) + " " + fit(clean(r.OwnerName), ownW) + " " + fit(r.Match, matchW) + " " +
 			fit(clean(r.Trigger), trigW) + " " + fit(clean(r.Reply), replyW) + " "
 		if wide {
-			line += fit(r.Type.String(), 9) + " " + fit(r.Source.String(), 5) + " " + fit(channelText(r.Channel), 3) + " " +
-				fit(durText(r.Cooldown), 8) + " " + fit(durText(r.SenderCooldown), 8) + " "
+			line += fit(r.Type, 9) + " " + fit(r.Source, 5) + " " + fit(channelText(r.Channel), 3) + " " +
+				fit(durText(seconds(r.Cooldown)), 8) + " " + fit(durText(seconds(r.SenderCooldown)), 8) + " "
 		}
-		line += fit(ruleState(r, m), stateW)
+		line += fit(ruleState(r), stateW)
 		if i == cur {
 			line = st.sel.Render(fit(">"+line[1:], w))
 		}
@@ -197,7 +199,7 @@ func (m *Model) filtersView(w, h int) []string {
 	}
 	out := []string{"", st.colHead.Render(fit(head, w))}
 	if len(fs) == 0 {
-		out = append(out, "", st.dim.Render("  no filters for "+clean(m.name)+pick(m.id.Role.Can(auth.ManageRules), " (a adds one)", "")))
+		out = append(out, "", st.dim.Render("  no filters for "+clean(m.name)+pick(backend.Can(m.id, backend.OpFilterAdd), " (a adds one)", "")))
 		return append(padLines(out, max(0, h-len(below))), below...)
 	}
 	rows := max(1, h-len(out)-len(below))
@@ -228,10 +230,10 @@ func (m *Model) beaconView(w int) []string {
 	out := []string{"", " " + st.title.Render("Beacon of "+clean(m.name))}
 	row := func(k, v string) { out = append(out, "   "+st.dim.Render(fit(k, 10))+" "+v) }
 	if b == nil {
-		out = append(out, "", st.dim.Render("   no beacon"+pick(m.id.Role.Can(auth.ManageRules), " (e sets one)", "")))
+		out = append(out, "", st.dim.Render("   no beacon"+pick(backend.Can(m.id, backend.OpBeaconSet), " (e sets one)", "")))
 	} else {
 		row("template", clean(b.Template))
-		row("interval", "every "+durText(b.Interval))
+		row("interval", "every "+durText(seconds(b.Interval)))
 		row("channel", itoa(int(b.Channel))+" ("+clean(channelName(m.view(), b.Channel))+")")
 		row("state", pick(b.Enabled, st.ok.Render("running"), st.warn.Render("stopped")))
 		row("set by", clean(b.OwnerName))
@@ -254,6 +256,9 @@ func (m *Model) formView(w int) []string {
 	out := []string{" " + st.title.Render(clean(f.title)) + st.warn.Render(" (ctrl+s saves, esc cancels)")}
 	for i, fl := range f.fields {
 		val := clean(fl.value)
+		if val == "" && fl.unset != "" {
+			val = st.dim.Render(fl.unset)
+		}
 		if fl.choices != nil {
 			val += st.dim.Render("  ◂▸")
 		}

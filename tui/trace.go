@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/radio"
@@ -31,6 +30,7 @@ type traceTab struct {
 	sweep     sessions.SweepStatus
 	sweepGen  int
 	sweepStop context.CancelFunc
+	pace      time.Duration // per node of the running sweep, as the core planned it
 	progress  chan struct{} // the sweep published progress
 	sweepDone chan struct{}
 	tickGen   int
@@ -94,7 +94,8 @@ func (t *traceTab) cancelJob() {
 	}
 }
 
-// startTrace queues a traceroute to num and shows the Trace tab.
+// startTrace asks the core for a traceroute to num, which waits in the
+// radio's shared queue, and shows the Trace tab.
 func (m *Model) startTrace(num uint32) tea.Cmd {
 	t := &m.trace
 	m.tab = tabTrace
@@ -107,21 +108,18 @@ func (m *Model) startTrace(num uint32) tea.Cmd {
 		m.setFlash("a traceroute is already waiting (c cancels it)", true)
 		return nil
 	}
-	if num == m.view().MyNodeNum {
-		m.setFlash("that is this radio's own node", true)
-		return nil
-	}
 	ctx, cancel := context.WithCancel(m.ctx)
 	t.jobs++
 	job := &traceJob{id: t.jobs, target: num, cancel: cancel, queued: m.now(),
 		updates: make(chan radio.Position, 1), done: make(chan struct{})}
 	t.job = job
-	r := m.radio
+	core, c, req := m.core, m.caller, backend.TraceRequest{Radio: m.name, Node: meshtastic.NodeID(num),
+		OnQueue: func(ahead int, eta time.Time) { offer(job.updates, radio.Position{Ahead: ahead, ETA: eta}) }}
 	run := func() tea.Msg {
 		defer close(job.done)
 		defer cancel()
-		route, err := r.Traceroute(ctx, num, meshtastic.TraceOptions{}, func(p radio.Position) { offer(job.updates, p) })
-		return traceDoneMsg{job: job.id, target: num, route: route, err: err}
+		res, err := core.Traceroute(ctx, c, req)
+		return traceDoneMsg{job: job.id, target: num, trace: res, err: err}
 	}
 	return tea.Batch(run, m.listenTrace(job), m.traceTick())
 }
@@ -172,39 +170,51 @@ func (m *Model) onTrace(msg tea.Msg) tea.Cmd {
 			m.setFlash("traceroute cancelled", false)
 			return nil
 		}
-		m.rec.AddTrace(sessions.TraceResult{Target: msg.target, At: m.now(), Route: msg.route, Err: msg.err})
+		// The core kept the result in the session record.
 		t.showSweep, t.cur = false, 0
 		t.reload(m.rec)
 		v := m.view()
-		if msg.err != nil {
+		switch {
+		case errors.Is(msg.err, backend.ErrInvalid), errors.Is(msg.err, backend.ErrDenied), errors.Is(msg.err, backend.ErrNotFound):
+			m.setFlash(msg.err.Error(), true) // refused: nothing was sent
+		case msg.err != nil:
 			m.setFlash("traceroute to "+shortName(v, msg.target)+" failed: "+msg.err.Error(), true)
-		} else {
+		default:
 			m.setFlash(fmt.Sprintf("traceroute to %s: %s there, %s back", shortName(v, msg.target),
-				format.Count(len(msg.route.Towards)-1, "hop"), backHops(msg.route)), false)
+				format.Count(max(0, len(msg.trace.Towards)-1), "hop"), backHops(msg.trace)), false)
 		}
 		m.dirty |= dBody
+		return m.reloadHistory(msg.target)
 	case sweepMsg:
 		if msg.gen != t.sweepGen {
 			return nil
 		}
 		t.reload(m.rec)
-		if t.sweep.Running {
-			return m.listenSweep()
+		return m.listenSweep()
+	case sweepDoneMsg:
+		if msg.gen != t.sweepGen {
+			return nil
 		}
-		if t.sweepStop != nil {
-			t.sweepStop()
-			t.sweepStop = nil
-			m.setFlash("sweep finished: "+sweepSummary(t.sweep), false)
+		t.reload(m.rec)
+		if t.sweepStop == nil {
+			return nil // cancelled: the user was told
 		}
+		t.sweepStop()
+		t.sweepStop = nil
+		if msg.err != nil {
+			m.setFlash("sweep: "+msg.err.Error(), true)
+			return nil
+		}
+		m.setFlash("sweep finished: "+summaryText(msg.sum), false)
 	}
 	return nil
 }
 
-func backHops(r *meshtastic.Route) string {
-	if !r.BackKnown {
+func backHops(t backend.Trace) string {
+	if t.Back == nil {
 		return "? hops"
 	}
-	return format.Count(len(r.Back)-1, "hop")
+	return format.Count(max(0, len(t.Back)-1), "hop")
 }
 
 func (m *Model) traceKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -224,7 +234,7 @@ func (m *Model) traceKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.end):
 		t.move(t.listLen())
 	case key.Matches(msg, k.traceNode):
-		if !m.can(auth.Traceroute, "traceroutes") {
+		if !m.allowed(backend.OpTraceroute) {
 			return nil
 		}
 		t.prompting = true
@@ -236,7 +246,7 @@ func (m *Model) traceKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.dirty |= dStatus
 		return t.prompt.Focus()
 	case key.Matches(msg, k.sweep):
-		if !m.can(auth.Sweep, "sweeps") {
+		if !m.allowed(backend.OpSweep) {
 			return nil
 		}
 		return m.askSweep()
@@ -260,7 +270,7 @@ func (m *Model) traceKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// promptKey reads the node to trace: an id, or a short or long name.
+// promptKey reads the node to trace: an id, or a name or the start of one.
 func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 	t := &m.trace
 	m.dirty |= dBody
@@ -271,9 +281,9 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.dirty |= dStatus
 		return nil
 	case "enter":
-		num, ok := findNode(m.view(), t.prompt.Value())
-		if !ok {
-			m.setFlash("no node matches "+clean(t.prompt.Value()), true)
+		num, err := backend.ResolveNode(m.view(), t.prompt.Value())
+		if err != nil {
+			m.setFlash(err.Error(), true)
 			return nil
 		}
 		t.prompting = false
@@ -283,24 +293,4 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 	var cmd tea.Cmd
 	t.prompt, cmd = t.prompt.Update(msg)
 	return cmd
-}
-
-// findNode resolves what a user typed to a node of the view.
-func findNode(v *radio.View, s string) (uint32, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, false
-	}
-	if num, err := meshtastic.ParseNodeID(s); err == nil && num != meshtastic.Broadcast {
-		return num, true
-	}
-	var found uint32
-	n := 0
-	for _, node := range v.Nodes {
-		if strings.EqualFold(node.ShortName, s) || strings.EqualFold(node.LongName, s) {
-			found = node.Num
-			n++
-		}
-	}
-	return found, n == 1
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/radio"
@@ -49,8 +50,9 @@ func (m *Model) traceView(w, h int) []string {
 		sw = sweepSummary(s)
 		if s.Running && s.Done < len(s.Results) {
 			sw += " · tracing " + shortName(v, s.Results[s.Done].Node)
-			left := s.Total - s.Done
-			sw += " · ≈" + short(timeFor(left)) + " left"
+			if left := s.Total - s.Done; t.pace > 0 {
+				sw += " · ≈" + short(time.Duration(left)*t.pace) + " left"
+			}
 		} else if !s.Finished.IsZero() {
 			sw += " · took " + short(s.Finished.Sub(s.Started))
 		}
@@ -88,7 +90,7 @@ func (m *Model) traceView(w, h int) []string {
 			r, err = res.Route, res.Err
 			result, rtt := "complete", ""
 			if err != nil {
-				result = outcome(err).String()
+				result = backend.TraceOf(m.name, res.Target, res.At, r, err).Outcome
 			} else if r != nil {
 				rtt = fmt.Sprintf("%.1fs", r.RTT.Seconds())
 			}
@@ -124,10 +126,6 @@ func (m *Model) traceView(w, h int) []string {
 	}
 	return out
 }
-
-// timeFor is about how long n traceroutes take at the gateway's pace
-// (the radio's 30 s plus a margin).
-func timeFor(n int) time.Duration { return time.Duration(n) * 32 * time.Second }
 
 func hopCounts(r *meshtastic.Route) string {
 	if r == nil {
