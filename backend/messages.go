@@ -149,7 +149,11 @@ type SendRequest struct {
 	Channel uint32
 	Text    string
 	ReplyID uint32
-	// Wait makes Send wait for the ack (up to Timeout, default 60 s).
+	// WantAck asks the radio for an ack; the message's delivery follows
+	// it (pending, then acked or failed) in the radio's messages.
+	WantAck bool
+	// Wait also waits for that ack (up to Timeout, default 60 s); it
+	// implies WantAck.
 	Wait    bool
 	Timeout time.Duration
 	// ConnectWait bounds the wait for the radio's link (default 20 s).
@@ -169,9 +173,6 @@ func (b *Backend) Send(ctx context.Context, c Caller, r SendRequest) (Message, e
 	}
 	if r.Channel > 7 {
 		return Message{}, invalid("channel %d: want 0-7", r.Channel)
-	}
-	if limit := meshtastic.MaxTextBytes(false, r.ReplyID != 0); len(r.Text) > limit {
-		return Message{}, invalid("text is %d bytes; at most %d fit in one packet", len(r.Text), limit)
 	}
 	br, err := b.radio(c, r.Radio)
 	if err != nil {
@@ -195,7 +196,17 @@ func (b *Backend) Send(ctx context.Context, c Caller, r SendRequest) (Message, e
 	if err := checkChannel(v, r.Channel); err != nil {
 		return Message{}, err
 	}
-	sent, err := br.SendText(ctx, c.Name, meshtastic.Text{To: dest, Channel: r.Channel, Text: r.Text, ReplyID: r.ReplyID, WantAck: r.Wait})
+	// A direct message to a node whose public key we know is encrypted
+	// to it (PKI), which costs 12 bytes of the packet.
+	pki := false
+	if n, ok := v.Nodes[dest]; ok && dest != meshtastic.Broadcast && len(n.PublicKey) > 0 {
+		pki = true
+	}
+	if limit := meshtastic.MaxTextBytes(pki, r.ReplyID != 0); len(r.Text) > limit {
+		return Message{}, invalid("text is %d bytes; at most %d fit in one packet", len(r.Text), limit)
+	}
+	sent, err := br.SendText(ctx, c.Name, meshtastic.Text{To: dest, Channel: r.Channel, Text: r.Text, ReplyID: r.ReplyID,
+		WantAck: r.Wait || r.WantAck})
 	if err != nil {
 		return Message{}, failed(err)
 	}

@@ -243,10 +243,16 @@ func (b *Backend) connected(ctx context.Context, c Caller, br *radio.Broker, wai
 	if wait <= 0 {
 		wait = b.wait
 	}
-	sub := br.Subscribe(c.SessionID())
 	if c.Session != nil {
 		c.Session.Bind(br.Name())
 	}
+	// A radio already connected needs no subscriber of ours (the UI's
+	// session has its own; another would count as one more user); the
+	// broker's grace period keeps the link through a short operation.
+	if _, err := br.Client(); err == nil {
+		return func() {}, nil
+	}
+	sub := br.Subscribe(c.SessionID())
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	if err := br.WaitConnected(wctx); err != nil {

@@ -121,7 +121,7 @@ func (b *Backend) ruleFromSpec(s RuleSpec, r *responder.Rule) error {
 		r.Expires = s.ExpiresAt
 	}
 	if strings.TrimSpace(r.Reply) == "" {
-		return invalid("the reply is empty (give --reply TEMPLATE)")
+		return invalid("the reply is empty")
 	}
 	if err := r.Validate(); err != nil {
 		return invalid("%v", trimPkg(err))

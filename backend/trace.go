@@ -125,7 +125,7 @@ func (b *Backend) Traceroute(ctx context.Context, c Caller, r TraceRequest) (Tra
 	rctx := radio.WithRequester(ctx, radio.Requester{Name: c.Name, Fingerprint: c.Fingerprint})
 	route, terr := br.Traceroute(rctx, dest, meshtastic.TraceOptions{}, onPos)
 	at := b.now()
-	if c.Session != nil {
+	if c.Session != nil && ctx.Err() == nil { // a cancelled wait is no result
 		c.Session.AddTrace(sessions.TraceResult{Target: dest, At: at, Route: route, Err: terr})
 	}
 	res := TraceOf(br.Name(), dest, at, route, terr)
@@ -163,19 +163,21 @@ type TraceList struct {
 // TraceHistory lists the radio's stored traceroutes (of one node when
 // node is set), whoever ran them, kept across restarts.
 func (b *Backend) TraceHistory(ctx context.Context, c Caller, radioName, node string, limit int) (TraceList, error) {
-	db, br, limit, err := b.stored(c, OpTraceHistory, radioName, limit)
+	_, br, limit, err := b.stored(c, OpTraceHistory, radioName, limit)
 	if err != nil {
 		return TraceList{}, err
 	}
-	q := store.TraceQuery{Radio: br.Name(), Page: store.Page{Limit: limit}}
+	var target uint32
 	if node != "" {
-		if q.Target, err = ResolveNode(br.View(), node); err != nil {
+		if target, err = ResolveNode(br.View(), node); err != nil {
 			return TraceList{}, err
 		}
 	}
 	dctx, cancel := dbctx(ctx)
 	defer cancel()
-	rows, err := db.Traces(dctx, q)
+	// The broker's read flushes the history writer first, so a traceroute
+	// that just finished is there.
+	rows, err := br.TraceHistory(dctx, target, limit)
 	if err != nil {
 		return TraceList{}, failed(err)
 	}

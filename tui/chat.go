@@ -351,10 +351,9 @@ func (m *Model) sendText() tea.Cmd {
 	case m.radio == nil:
 		return nil
 	}
-	req := backend.SendRequest{Radio: m.name, Text: text,
-		// Wait asks the radio for an ack, whose outcome the chat shows as
-		// the broker reports it; the answer comes once it is in.
-		Wait: true}
+	// The radio is asked for an ack, whose outcome the chat shows as the
+	// broker reports it; the call returns once the radio took the text.
+	req := backend.SendRequest{Radio: m.name, Text: text, WantAck: true}
 	if c.cur.dm {
 		req.To = meshtastic.NodeID(c.cur.num)
 		if n, ok := m.view().Nodes[c.cur.num]; ok {
