@@ -2,11 +2,13 @@ package sim
 
 import (
 	"bytes"
+	"net"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/meshgate/meshgate/meshtastic/frame"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 )
 
@@ -119,4 +121,44 @@ func TestReplay28(t *testing.T) {
 	c2 := dial(t, tr.addr)
 	c2.handshake(NonceOnlyConfig)
 	c2.none(300*time.Millisecond, "a replay after a config-only handshake", func(m *pb.FromRadio) bool { return m.GetPacket() != nil })
+}
+
+// TestInvalidUTF8Name: the option serves a node whose short name is cut in
+// the middle of a UTF-8 sequence, byte for byte as old firmware sends it.
+func TestInvalidUTF8Name(t *testing.T) {
+	cfg := fastConfig(55)
+	cfg.InvalidUTF8Name = true
+	tr := startRadio(t, cfg)
+	conn, err := net.Dial("tcp", tr.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	want, _ := proto.Marshal(&pb.ToRadio{PayloadVariant: &pb.ToRadio_WantConfigId{WantConfigId: 9}})
+	if err := frame.NewWriter(conn).WriteFrame(want); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(waitLong))
+	fr := frame.NewReader(conn)
+	bad := 0
+	for {
+		it, err := fr.Next()
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		m := &pb.FromRadio{}
+		if err := proto.Unmarshal(it.Payload, m); err != nil {
+			if !bytes.Contains(it.Payload, []byte("T01\xe0")) {
+				t.Fatalf("undecodable frame without the broken name: %v", err)
+			}
+			bad++
+			continue
+		}
+		if m.GetConfigCompleteId() == 9 {
+			break
+		}
+	}
+	if bad != 1 {
+		t.Fatalf("%d NodeInfos with the broken name, want 1", bad)
+	}
 }

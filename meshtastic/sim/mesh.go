@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meshgate/meshgate/meshtastic/pb"
@@ -67,6 +68,10 @@ type peer struct {
 	press   float32
 
 	rebootCount uint32 // own node only
+
+	// rawShort, when set, is the short name as raw bytes that are not valid
+	// UTF-8 (Config.InvalidUTF8Name).
+	rawShort []byte
 }
 
 // mesh is the generated world.
@@ -472,7 +477,21 @@ func (p *peer) user() *pb.User {
 		Role:       p.role,
 		PublicKey:  append([]byte(nil), p.pubKey...),
 	}
+	if p.rawShort != nil {
+		setRawShortName(u, p.rawShort)
+	}
 	return u
+}
+
+// setRawShortName puts bytes that are not valid UTF-8 in u's short_name
+// (field 3). protobuf-go refuses to encode such a string, so they travel as
+// an unknown field with the known one left empty: on the wire it is the
+// same field, exactly as nanopb firmware writes it.
+func setRawShortName(u *pb.User, raw []byte) {
+	u.ShortName = ""
+	b := protowire.AppendTag(nil, 3, protowire.BytesType)
+	b = protowire.AppendBytes(b, raw)
+	u.ProtoReflect().SetUnknown(b)
 }
 
 // position reports where p is now, rounded to its precision like firmware

@@ -140,6 +140,12 @@ type Config struct {
 	// starting: a client that re-handshakes on the `rebooted` frame then
 	// waits for a config that never comes.
 	DropConfigAfterReboot bool
+	// InvalidUTF8Name gives one node (the first generated) the short name
+	// "T01\xe0": firmware 2.6.8 to 2.7.1 cut short names at 4 bytes in the
+	// middle of a UTF-8 sequence and stored and sent them like that
+	// (meshtastic/python issue #808). Strict proto3 decoders, Go's among
+	// them, then reject the whole NodeInfo.
+	InvalidUTF8Name bool
 	// Limits are the client rate limits.
 	Limits RateLimits
 	// Firmware is reported as DeviceMetadata.firmware_version. A version
@@ -304,6 +310,9 @@ func New(cfg Config) (*Radio, error) {
 	r.bootAt = now.Add(-time.Duration(r.mesh.own.uptime) * time.Second)
 	r.db = make(map[uint32]*pb.NodeInfo, len(r.mesh.peers)+1)
 	r.db[r.myNum] = r.ownNodeInfoLocked(now)
+	if cfg.InvalidUTF8Name && len(r.mesh.peers) > 0 {
+		r.mesh.peers[0].rawShort = []byte("T01\xe0")
+	}
 	for _, p := range r.mesh.peers {
 		r.db[p.num] = p.initialNodeInfo(now)
 		if firmware28(cfg.Firmware) && p.num%5 == 0 && r.db[p.num].Position != nil {
