@@ -56,7 +56,7 @@ func (c *Client) admin(ctx context.Context, msg *pb.AdminMessage, getter bool) (
 		return nil, nil
 	}
 	out := &pb.AdminMessage{}
-	if err := proto.Unmarshal(ans.GetDecoded().GetPayload(), out); err != nil {
+	if err := pb.Unmarshal(ans.GetDecoded().GetPayload(), out); err != nil {
 		return nil, fmt.Errorf("meshtastic: bad admin reply: %w", err)
 	}
 	if len(out.GetSessionPasskey()) > 0 {

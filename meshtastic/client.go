@@ -479,7 +479,7 @@ func (c *Client) readLoop() {
 		case frame.KindFrame:
 			c.stats.framesIn.Add(1)
 			msg := &pb.FromRadio{}
-			if err := proto.Unmarshal(it.Payload, msg); err != nil {
+			if err := pb.Unmarshal(it.Payload, msg); err != nil {
 				c.stats.malformed.Add(1)
 				c.log.Warn("skipping malformed frame", "len", len(it.Payload), "err", err)
 				continue

@@ -7,8 +7,6 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/meshgate/meshgate/meshtastic/pb"
 )
 
@@ -179,7 +177,7 @@ func (c *Client) handlePacket(p *pb.MeshPacket) {
 			switch d.GetPortnum() {
 			case pb.PortNum_NODEINFO_APP:
 				u := &pb.User{}
-				if proto.Unmarshal(d.GetPayload(), u) == nil && p.GetFrom() != st.myNum {
+				if pb.Unmarshal(d.GetPayload(), u) == nil && p.GetFrom() != st.myNum {
 					if why := keyConflict(n, u, st); why != "" {
 						c.log.Warn("ignoring a NodeInfo the radio refused", "node", NodeID(n.Num), "why", why)
 					} else {
@@ -188,12 +186,12 @@ func (c *Client) handlePacket(p *pb.MeshPacket) {
 				}
 			case pb.PortNum_POSITION_APP:
 				pos := &pb.Position{}
-				if proto.Unmarshal(d.GetPayload(), pos) == nil {
+				if pb.Unmarshal(d.GetPayload(), pos) == nil {
 					n.applyPosition(pos)
 				}
 			case pb.PortNum_TELEMETRY_APP:
 				t := &pb.Telemetry{}
-				if proto.Unmarshal(d.GetPayload(), t) == nil && t.GetDeviceMetrics() != nil {
+				if pb.Unmarshal(d.GetPayload(), t) == nil && t.GetDeviceMetrics() != nil {
 					n.applyMetrics(t.GetDeviceMetrics())
 				}
 			}

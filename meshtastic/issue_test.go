@@ -413,3 +413,29 @@ func TestHeartbeatCapped(t *testing.T) {
 		t.Fatalf("20-minute heartbeat: %v", err)
 	}
 }
+
+// TestInvalidUTF8NameKept: a node whose name is not valid UTF-8 (firmware
+// 2.6.8-2.7.1 cut short names inside a character) is kept, with the broken
+// bytes shown as U+FFFD, rather than dropped with its whole NodeInfo.
+func TestInvalidUTF8NameKept(t *testing.T) {
+	cfg := fastSim(84, 6)
+	cfg.InvalidUTF8Name = true
+	r, addr := startSim(t, cfg)
+	c := dial(t, addr, meshtastic.Options{NoEvents: true})
+	s := c.Snapshot()
+	if len(s.Nodes) != len(r.Nodes()) {
+		t.Fatalf("%d nodes, the radio has %d: the one with the broken name was dropped", len(s.Nodes), len(r.Nodes()))
+	}
+	found := false
+	for _, n := range s.Nodes {
+		if n.ShortName == "T01\uFFFD" {
+			found = true
+			if n.LongName == "" || n.HWModel == 0 {
+				t.Fatalf("the rest of the node was lost: %+v", n)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no node shows the repaired name T01\uFFFD")
+	}
+}

@@ -14,7 +14,9 @@ import (
 
 func randUint32() uint32 { return rand.Uint32() }
 
-func unmarshal(b []byte, m proto.Message) error { return proto.Unmarshal(b, m) }
+// unmarshal decodes leniently: strings that are not valid UTF-8 are
+// repaired rather than failing the message (see pb.Unmarshal).
+func unmarshal(b []byte, m proto.Message) error { return pb.Unmarshal(b, m) }
 
 // Traceroute markers from the firmware: an unknown relay (one that did not
 // add itself, e.g. old firmware or an MQTT hop) and an unknown SNR.
@@ -51,7 +53,7 @@ func DecodeRoute(reply *pb.MeshPacket, requester uint32) (*Route, error) {
 		return nil, fmt.Errorf("meshtastic: not a traceroute packet (%s)", d.GetPortnum())
 	}
 	rd := &pb.RouteDiscovery{}
-	if err := proto.Unmarshal(d.GetPayload(), rd); err != nil {
+	if err := pb.Unmarshal(d.GetPayload(), rd); err != nil {
 		return nil, fmt.Errorf("meshtastic: bad traceroute payload: %w", err)
 	}
 	r := &Route{From: requester, To: reply.GetFrom(), RequestID: d.GetRequestId()}
