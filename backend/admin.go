@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -99,7 +100,7 @@ type MQTTHealth struct {
 	LastRF    time.Time `json:"last_rf,omitzero"`
 	LastMQTT  time.Time `json:"last_mqtt,omitzero"`
 	// MQTTOnly lists nodes heard only via MQTT in the window.
-	MQTTOnly []string `json:"mqtt_only_nodes"`
+	MQTTOnly []NodeRef `json:"mqtt_only_nodes"`
 }
 
 // MQTTStatus is a radio's MQTT settings next to its traffic.
@@ -123,7 +124,7 @@ func (b *Backend) MQTT(ctx context.Context, c Caller, radioName string) (MQTTSta
 		out.Config = fields("mqtt", m.ProtoReflect())
 	}
 	pkts := br.RecentPackets(0)
-	h := MQTTHealth{Window: len(pkts), MQTTOnly: []string{}}
+	h := MQTTHealth{Window: len(pkts), MQTTOnly: []NodeRef{}}
 	rf, mq := map[uint32]bool{}, map[uint32]bool{}
 	for _, p := range pkts {
 		if viaMQTT(p.P) {
@@ -141,10 +142,10 @@ func (b *Backend) MQTT(ctx context.Context, c Caller, radioName string) (MQTTSta
 	}
 	for n := range mq {
 		if !rf[n] {
-			h.MQTTOnly = append(h.MQTTOnly, meshtastic.NodeID(n))
+			h.MQTTOnly = append(h.MQTTOnly, nodeRef(n))
 		}
 	}
-	slices.Sort(h.MQTTOnly)
+	slices.SortFunc(h.MQTTOnly, func(a, b NodeRef) int { return cmp.Compare(a.Num, b.Num) })
 	out.Health = h
 	return out, nil
 }

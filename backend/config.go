@@ -122,7 +122,7 @@ func fields(section string, m protoreflect.Message) map[string]any {
 	fds := m.Descriptor().Fields()
 	for i := 0; i < fds.Len(); i++ {
 		fd := fds.Get(i)
-		name := string(fd.Name())
+		name := snake(string(fd.Name()))
 		if secretFields[section+"."+name] {
 			out[name] = secretWord(m.Has(fd))
 			continue
@@ -143,6 +143,23 @@ func fields(section string, m protoreflect.Message) map[string]any {
 		}
 	}
 	return out
+}
+
+// snake writes a field name in snake_case: a few upstream fields are
+// camelCase (DeviceMetadata's canShutdown, hasWifi, ...), and the JSON
+// schema has one convention.
+func snake(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 && !(name[i-1] >= 'A' && name[i-1] <= 'Z') {
+				b.WriteByte('_')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func scalar(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string) any {

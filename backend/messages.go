@@ -34,7 +34,11 @@ type Message struct {
 	// Delivery is received, pending, sent, acked or failed.
 	Delivery string `json:"delivery"`
 	Error    string `json:"error,omitempty"`
-	AckFrom  string `json:"ack_from,omitempty"`
+	// AckFrom is the node that acknowledged a direct message; a broadcast
+	// is acked implicitly when a relay is heard repeating it (AckImplicit).
+	AckFrom     string  `json:"ack_from,omitempty"`
+	AckFromNum  *uint32 `json:"ack_from_num,omitempty"`
+	AckImplicit bool    `json:"ack_implicit,omitempty"`
 }
 
 // Direct reports whether the message went to one node.
@@ -57,10 +61,19 @@ func rssiPtr(v int32) *int32 {
 // MessageOf converts a message (from a radio's live history or the
 // database: they are one type) to its documented shape.
 func MessageOf(radioName string, m *radio.Message) Message {
-	return Message{Radio: radioName, At: utc(m.At), ID: m.ID, From: meshtastic.NodeID(m.From), FromNum: m.From,
+	out := Message{Radio: radioName, At: utc(m.At), ID: m.ID, From: meshtastic.NodeID(m.From), FromNum: m.From,
 		To: meshtastic.NodeID(m.To), ToNum: m.To, Channel: m.Channel, Text: m.Text, ReplyID: m.ReplyID,
 		ViaMQTT: m.ViaMQTT, Hops: m.Hops, SNR: snrPtr(m.SNR), RSSI: rssiPtr(m.RSSI), Outgoing: m.Outgoing,
-		SentBy: m.SentBy, Delivery: m.Delivery.String(), Error: m.Error, AckFrom: m.AckFrom}
+		SentBy: m.SentBy, Delivery: m.Delivery.String(), Error: m.Error}
+	switch {
+	case m.AckFrom == "relay":
+		out.AckImplicit = true
+	case m.AckFrom != "":
+		if num, err := ResolveNode(emptyView(), m.AckFrom); err == nil {
+			out.AckFrom, out.AckFromNum = m.AckFrom, &num
+		}
+	}
+	return out
 }
 
 // MessageList is a list of messages and how many the caller's filters hid.

@@ -15,6 +15,14 @@ import (
 	"github.com/meshgate/meshgate/radio"
 )
 
+// NodeRef names a node in a list: its id and number.
+type NodeRef struct {
+	ID  string `json:"id"`
+	Num uint32 `json:"num"`
+}
+
+func nodeRef(num uint32) NodeRef { return NodeRef{ID: meshtastic.NodeID(num), Num: num} }
+
 // Node is one node of a radio's NodeDB.
 type Node struct {
 	ID        string `json:"id"`

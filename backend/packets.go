@@ -12,26 +12,29 @@ import (
 
 // Packet is one packet a radio heard, decoded to one line.
 type Packet struct {
-	Radio    string    `json:"radio"`
-	At       time.Time `json:"time"`
-	ID       uint32    `json:"id"`
-	From     string    `json:"from"`
-	FromNum  uint32    `json:"from_num"`
-	To       string    `json:"to"`
-	ToNum    uint32    `json:"to_num"`
-	Channel  uint32    `json:"channel"`
-	Port     string    `json:"port"`
-	Summary  string    `json:"summary"`
-	SNR      *float32  `json:"snr"`
-	RSSI     *int32    `json:"rssi"`
-	Hops     *uint32   `json:"hops"`
-	HopStart uint32    `json:"hop_start"`
-	HopLimit uint32    `json:"hop_limit"`
-	ViaMQTT  bool      `json:"via_mqtt"`
-	WantAck  bool      `json:"want_ack"`
+	Radio   string    `json:"radio"`
+	At      time.Time `json:"time"`
+	ID      uint32    `json:"id"`
+	From    string    `json:"from"`
+	FromNum uint32    `json:"from_num"`
+	To      string    `json:"to"`
+	ToNum   uint32    `json:"to_num"`
+	Channel uint32    `json:"channel"`
+	Port    string    `json:"port"`
+	Summary string    `json:"summary"`
+	SNR     *float32  `json:"snr"`
+	RSSI    *int32    `json:"rssi"`
+	Hops    *uint32   `json:"hops"`
+	// HopStart and HopLimit are null for stored packets (not kept).
+	HopStart *uint32 `json:"hop_start"`
+	HopLimit *uint32 `json:"hop_limit"`
+	ViaMQTT  bool    `json:"via_mqtt"`
+	WantAck  bool    `json:"want_ack"`
 	// RequestID is the packet this one answers (0 for none).
 	RequestID uint32 `json:"request_id"`
 }
+
+func u32(v uint32) *uint32 { return &v }
 
 func viaMQTT(p *pb.MeshPacket) bool { return radio.ViaMQTT(p) }
 
@@ -40,8 +43,8 @@ func PacketOf(radioName string, p *radio.Packet) Packet {
 	m := p.P
 	out := Packet{Radio: radioName, At: utc(p.At), ID: m.GetId(), From: meshtastic.NodeID(m.GetFrom()), FromNum: m.GetFrom(),
 		To: meshtastic.NodeID(m.GetTo()), ToNum: m.GetTo(), Channel: m.GetChannel(), Port: radio.PortName(m),
-		Summary: radio.Summary(m), SNR: snrPtr(m.GetRxSnr()), RSSI: rssiPtr(m.GetRxRssi()), HopStart: m.GetHopStart(),
-		HopLimit: m.GetHopLimit(), ViaMQTT: viaMQTT(m), WantAck: m.GetWantAck(), RequestID: m.GetDecoded().GetRequestId()}
+		Summary: radio.Summary(m), SNR: snrPtr(m.GetRxSnr()), RSSI: rssiPtr(m.GetRxRssi()), HopStart: u32(m.GetHopStart()),
+		HopLimit: u32(m.GetHopLimit()), ViaMQTT: viaMQTT(m), WantAck: m.GetWantAck(), RequestID: m.GetDecoded().GetRequestId()}
 	if h, ok := meshtastic.HopsOf(m); ok {
 		out.Hops = &h
 	}
@@ -136,7 +139,7 @@ func (f *Follow) Close() {
 // PacketHistory lists the radio's stored packet summaries, from before
 // the gateway restarted too, oldest first, through the caller's personal
 // filters. Stored packets keep their summary, not the whole packet:
-// hop_start, hop_limit, want_ack and request_id are 0.
+// hop_start and hop_limit are null, want_ack and request_id 0.
 func (b *Backend) PacketHistory(ctx context.Context, c Caller, radioName string, limit int) (PacketList, error) {
 	db, br, limit, err := b.stored(c, OpPackets, radioName, limit)
 	if err != nil {

@@ -48,6 +48,7 @@ type RadioStatus struct {
 	RetryAt     time.Time `json:"retry_at,omitzero"`
 	Users       int       `json:"users"`
 	NodeID      string    `json:"node_id,omitempty"`
+	NodeNum     uint32    `json:"node_num,omitempty"`
 	NodeName    string    `json:"node_name,omitempty"`
 	LastPacket  time.Time `json:"last_packet,omitzero"`
 	Reconnects  int       `json:"reconnects"`
@@ -106,6 +107,11 @@ func (b *Backend) radioStatus(br *radio.Broker) RadioStatus {
 		Warnings: append([]string{}, st.Warnings...)}
 	if b.sessions != nil {
 		rs.Users = b.sessions.CountOnRadio(st.Name)
+	}
+	if rs.NodeID != "" {
+		if num, err := ResolveNode(emptyView(), rs.NodeID); err == nil {
+			rs.NodeNum = num
+		}
 	}
 	if st.State != radio.Connected && st.LastError != "" {
 		rs.Error, rs.Reason = st.LastError, st.Reason

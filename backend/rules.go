@@ -32,7 +32,7 @@ type Rule struct {
 	Enabled        bool       `json:"enabled"`
 	DryRun         bool       `json:"dry_run"`
 	Expires        *time.Time `json:"expires"`
-	// State is enabled, disabled, dry run or expired.
+	// State is enabled, disabled, dry_run or expired.
 	State string `json:"state"`
 }
 
@@ -51,7 +51,7 @@ func (b *Backend) ruleOf(r responder.Rule) Rule {
 	case !r.Active(b.now()):
 		out.State = "expired"
 	case r.DryRun:
-		out.State = "dry run"
+		out.State = "dry_run"
 	}
 	return out
 }
@@ -283,12 +283,13 @@ type RuleTest struct {
 	Rule int64 `json:"rule"`
 	// The sample: Text from Sender, sent so that the rule's type, source
 	// and channel conditions hold (the test is about trigger and reply).
-	Text    string `json:"text"`
-	Sender  string `json:"sender"`
-	Kind    string `json:"kind"` // broadcast or direct
-	Channel uint32 `json:"channel"`
-	ViaMQTT bool   `json:"via_mqtt"`
-	Matches bool   `json:"matches"`
+	Text       string  `json:"text"`
+	Sender     NodeRef `json:"sender"`
+	SenderName string  `json:"sender_name"`
+	Kind       string  `json:"kind"` // broadcast or direct
+	Channel    uint32  `json:"channel"`
+	ViaMQTT    bool    `json:"via_mqtt"`
+	Matches    bool    `json:"matches"`
 	// Reply is the rendered reply when it matches.
 	Reply string `json:"reply,omitempty"`
 	// State is the rule's state: a disabled, expired or dry-run rule
@@ -324,7 +325,7 @@ func (b *Backend) TestRule(ctx context.Context, c Caller, id int64, text string)
 	if r.Channel != nil {
 		in.Channel = *r.Channel
 	}
-	res := RuleTest{Rule: r.ID, Text: text, Sender: strings.TrimSpace(sender.ShortName + " " + sender.ID()), Kind: "broadcast",
+	res := RuleTest{Rule: r.ID, Text: text, Sender: nodeRef(sender.Num), SenderName: sender.ShortName, Kind: "broadcast",
 		Channel: in.Channel, ViaMQTT: in.ViaMQTT, State: b.ruleOf(r).State}
 	if in.To != meshtastic.Broadcast {
 		res.Kind = "direct"

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshgate/meshgate/filter"
+	"github.com/meshgate/meshgate/format"
+	"github.com/meshgate/meshgate/responder"
 	"github.com/meshgate/meshgate/sessions"
 	"github.com/meshgate/meshgate/store"
 )
@@ -119,18 +122,39 @@ func (b *Backend) Audit(ctx context.Context, c Caller, limit int) ([]AuditEntry,
 	for _, e := range entries {
 		a := AuditEntry{Seq: e.Seq, At: utc(e.At), User: e.User, Fingerprint: e.Fingerprint, Radio: e.Radio,
 			Action: e.Action, Detail: e.Detail}
-		if len(e.Before) > 0 {
-			a.Before = e.Before
-		}
-		if len(e.After) > 0 {
-			a.After = e.After
-		}
+		a.Before, a.After = b.auditValue(e.Action, e.Before), b.auditValue(e.Action, e.After)
 		if a.Detail == "" {
 			a.Detail = describeChange(e)
 		}
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// auditValue turns the store's record of a rule, filter or beacon into
+// its documented shape (Rule, Filter, Beacon); nil when there is none.
+func (b *Backend) auditValue(action string, raw json.RawMessage) any {
+	if len(raw) == 0 {
+		return nil
+	}
+	switch {
+	case strings.HasPrefix(action, "rule."):
+		var r responder.Rule
+		if json.Unmarshal(raw, &r) == nil {
+			return b.ruleOf(r)
+		}
+	case strings.HasPrefix(action, "filter."):
+		var f filter.Filter
+		if json.Unmarshal(raw, &f) == nil {
+			return filterOf(f)
+		}
+	case strings.HasPrefix(action, "beacon."):
+		var bc responder.Beacon
+		if json.Unmarshal(raw, &bc) == nil {
+			return beaconOf(bc)
+		}
+	}
+	return nil
 }
 
 // describeChange words a rule, filter or beacon change from the before
@@ -173,7 +197,7 @@ func describeChange(e store.AuditEntry) string {
 	case strings.HasPrefix(e.Action, "beacon."):
 		interval := get("interval")
 		if ns, err := strconv.ParseFloat(interval, 64); err == nil {
-			interval = time.Duration(ns).String()
+			interval = format.Duration(time.Duration(ns))
 		}
 		return fmt.Sprintf("beacon %q every %s on channel %s", get("template"), interval, get("channel"))
 	}

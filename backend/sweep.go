@@ -12,9 +12,9 @@ import (
 
 // SweepPlan is what a sweep would trace and roughly how long it takes.
 type SweepPlan struct {
-	Radio   string   `json:"radio"`
-	Targets []string `json:"targets"`
-	Nums    []uint32 `json:"-"`
+	Radio   string    `json:"radio"`
+	Targets []NodeRef `json:"targets"`
+	Nums    []uint32  `json:"-"`
 	// Seconds estimates the sweep's length at the radio's traceroute pace.
 	Seconds float64 `json:"estimated_seconds"`
 }
@@ -46,9 +46,9 @@ func planSweep(name string, v *radio.View) SweepPlan {
 		}
 	}
 	sortNodes(ns, "hops", v.MyNodeNum)
-	p := SweepPlan{Radio: name, Targets: []string{}}
+	p := SweepPlan{Radio: name, Targets: []NodeRef{}}
 	for _, n := range ns {
-		p.Targets = append(p.Targets, n.ID())
+		p.Targets = append(p.Targets, nodeRef(n.Num))
 		p.Nums = append(p.Nums, n.Num)
 	}
 	p.Seconds = (time.Duration(len(ns)) * tracePace).Seconds()
@@ -129,12 +129,13 @@ func (b *Backend) Sweep(ctx context.Context, c Caller, r SweepRequest) (SweepSum
 		Sweep: fmt.Sprintf("%s-%d", c.SessionID(), start.UnixMilli())})
 	for i := range st.Results {
 		res := &st.Results[i]
+		asked := b.now()
 		route, terr := br.Traceroute(rctx, res.Node, meshtastic.TraceOptions{}, onPos)
 		if ctx.Err() != nil {
 			break // cancelled: this node stays pending
 		}
 		res.At, res.Route, res.Err = b.now(), route, terr
-		t := TraceOf(br.Name(), res.Node, res.At, route, terr)
+		t := TraceOf(br.Name(), res.Node, asked, route, terr)
 		t.RequestedBy = c.Name
 		switch t.Outcome {
 		case TraceComplete:

@@ -123,8 +123,8 @@ func (b *Backend) Traceroute(ctx context.Context, c Caller, r TraceRequest) (Tra
 		onPos = func(p radio.Position) { r.OnQueue(p.Ahead, p.ETA) }
 	}
 	rctx := radio.WithRequester(ctx, radio.Requester{Name: c.Name, Fingerprint: c.Fingerprint})
+	at := b.now() // the time of the request, as the radio's history keeps it
 	route, terr := br.Traceroute(rctx, dest, meshtastic.TraceOptions{}, onPos)
-	at := b.now()
 	if c.Session != nil && ctx.Err() == nil { // a cancelled wait is no result
 		c.Session.AddTrace(sessions.TraceResult{Target: dest, At: at, Route: route, Err: terr})
 	}

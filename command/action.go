@@ -40,6 +40,8 @@ func (r *runner) sendCmd() *cobra.Command {
 			switch {
 			case m.Delivery == "acked" && m.AckFrom != "":
 				r.printf("sent %s, acked by %s\n", hexID(m.ID), m.AckFrom)
+			case m.Delivery == "acked" && m.AckImplicit:
+				r.printf("sent %s, acked (a relay repeated it)\n", hexID(m.ID))
 			case m.Delivery == "acked":
 				r.printf("sent %s, acked\n", hexID(m.ID))
 			default:

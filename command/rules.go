@@ -33,7 +33,7 @@ func (r *runner) rulesCmd() *cobra.Command {
 			t := newTable(r.env.Out, "ID", "RADIO", "OWNER", "MATCH", "TRIGGER", "REPLY", "COOLDOWN", "STATE")
 			for _, ru := range rules {
 				t.row(fmt.Sprint(ru.ID), ru.Radio, format.Clean(ru.OwnerName), ru.Match, strconv.Quote(ru.Trigger),
-					strconv.Quote(shorten(ru.Reply, 40)), format.Duration(secs(ru.Cooldown)), ru.State)
+					strconv.Quote(shorten(ru.Reply, 40)), format.Duration(secs(ru.Cooldown)), strings.ReplaceAll(ru.State, "_", " "))
 			}
 			t.flush()
 			r.budgets(rules)
@@ -183,14 +183,14 @@ func (r *runner) ruleTestCmd() *cobra.Command {
 			if res.Kind == "direct" {
 				kind = "direct message"
 			}
-			r.printf("sample %q from %s, %s via %s\n", format.Clean(res.Text), format.Clean(res.Sender), kind, via)
+			r.printf("sample %q from %s, %s via %s\n", format.Clean(res.Text), format.Clean(res.SenderName)+" "+res.Sender.ID, kind, via)
 			if !res.Matches {
 				r.printf("rule %d does not match: no reply\n", res.Rule)
 				return nil
 			}
 			verb := "replies"
 			switch res.State {
-			case "dry run":
+			case "dry_run":
 				verb = "would reply (dry run)"
 			case "disabled", "expired":
 				verb = "matches but is " + res.State + "; it would reply"

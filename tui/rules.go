@@ -417,17 +417,14 @@ func testLines(r backend.RuleTest) []string {
 	if r.ViaMQTT {
 		via = "MQTT"
 	}
-	sender := r.Sender // "SHRT !a1b2c3d4"
-	if i := strings.LastIndex(sender, " "); i > 0 {
-		sender = sender[:i] + " (" + sender[i+1:] + ")"
-	}
+	sender := r.SenderName + " (" + r.Sender.ID + ")"
 	out := []string{fmt.Sprintf("sample %q from %s, %s via %s", clean(r.Text), clean(sender), kind, via)}
 	if !r.Matches {
 		return append(out, "✗ rule #"+strconv.FormatInt(r.Rule, 10)+" does not match: no reply")
 	}
 	verb := "replies"
 	switch r.State {
-	case "dry run":
+	case "dry_run":
 		verb = "would reply (dry run)"
 	case "disabled", "expired":
 		verb = "matches but is " + pick(r.State == "expired", "expired", "off") + "; it would reply"
