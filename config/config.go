@@ -157,6 +157,10 @@ func yamlError(path string, err error) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(msgs, "\n"))
 }
 
+// maxHeartbeat keeps heartbeats well inside the firmware's 15-minute drop
+// of a silent client (the protocol library refuses more, too).
+const maxHeartbeat = 10 * time.Minute
+
 var durationKeys = map[string]bool{
 	"idle_timeout": true, "reap_interval": true, "handshake_timeout": true, "shutdown_grace": true,
 	"link_grace": true, "heartbeat": true,
@@ -389,6 +393,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxSessions < 1 {
 		return bad("max-sessions must be at least 1")
+	}
+	if c.Heartbeat < time.Second || c.Heartbeat > maxHeartbeat {
+		return bad("heartbeat %s: want 1s to %s (the radio drops a client silent for 15 minutes)", c.Heartbeat, FormatDuration(maxHeartbeat))
 	}
 	if c.MaxSessionsPerKey < 1 {
 		return bad("max-sessions-per-key must be at least 1")

@@ -156,3 +156,19 @@ func TestDefaults(t *testing.T) {
 		}
 	}
 }
+
+func TestHeartbeatBounds(t *testing.T) {
+	for _, d := range []time.Duration{0, 500 * time.Millisecond, 11 * time.Minute} {
+		c := Default()
+		c.Heartbeat = d
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "heartbeat") {
+			t.Errorf("heartbeat %s: %v", d, err)
+		}
+	}
+	c := Default()
+	c.Heartbeat = 10 * time.Minute
+	c.Radios = []Radio{{Name: "base", Address: "sim://"}}
+	if err := c.Validate(); err != nil {
+		t.Errorf("heartbeat 10m: %v", err)
+	}
+}
