@@ -2,6 +2,7 @@ package meshtastic
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -141,6 +142,23 @@ func (c *Client) Wait(ctx context.Context, id uint32) (*pb.MeshPacket, error) {
 // only the packets already waiting for the client.
 const refusalGrace = 500 * time.Millisecond
 
+// refused reports whether err says our radio did not take a packet (its
+// rate limit, its queue, a notice, a routing error it raised itself), as
+// opposed to a packet that went out and was not delivered (a routing
+// error from elsewhere, MAX_RETRANSMIT from our own retries).
+func (c *Client) refused(err error) bool {
+	var qe *QueueError
+	var ne *NotificationError
+	var re *RoutingError
+	switch {
+	case errors.Is(err, ErrRateLimited), errors.As(err, &qe), errors.As(err, &ne):
+		return true
+	case errors.As(err, &re):
+		return re.From == c.MyNodeNum() && re.Reason != pb.Routing_MAX_RETRANSMIT && re.Reason != pb.Routing_NO_RESPONSE
+	}
+	return false
+}
+
 // WaitQueued waits until the radio has taken packet id for transmission
 // and returns nil, or returns the radio's refusal: the text rate limit
 // (errors.Is ErrRateLimited), a full queue, a packet too large, a missing
@@ -170,9 +188,10 @@ func (c *Client) WaitQueued(ctx context.Context, id uint32) error {
 	for {
 		select {
 		case r := <-pd.ch:
-			if r.err == nil {
-				// An answer (ack or reply) proves it was sent; keep it for
-				// a later Wait.
+			if r.err == nil || !c.refused(r.err) {
+				// An answer (an ack, a reply, or a delivery failure such
+				// as MAX_RETRANSMIT) proves it was sent; keep it for a
+				// later Wait, which reports the failure.
 				pd.ch <- r
 				return nil
 			}

@@ -72,6 +72,11 @@ func TestGolden(t *testing.T) {
 				u.connected()
 			} else if !c.bind {
 				u.waitText("Choose a radio")
+				// Configured radios connect at once, users or not (history
+				// without gaps): show them connected.
+				u.waitFor("both radios connected", func(s string) bool {
+					return c.w < minWidth || strings.Count(s, " connected ") >= 2
+				})
 			}
 			for _, s := range c.steps {
 				s(t, u, fx)
