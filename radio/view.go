@@ -95,7 +95,7 @@ const (
 func messageFromPacket(radio string, at time.Time, p *pb.MeshPacket) *Message {
 	d := p.GetDecoded()
 	m := &Message{
-		Radio: radio, At: at, ID: p.GetId(), From: p.GetFrom(), To: p.GetTo(), Channel: p.GetChannel(),
+		Radio: radio, At: at, Delivery: Received, ID: p.GetId(), From: p.GetFrom(), To: p.GetTo(), Channel: p.GetChannel(),
 		Text: string(d.GetPayload()), ReplyID: d.GetReplyId(), ViaMQTT: p.GetViaMqtt() || p.GetTransportMechanism() == pb.MeshPacket_TRANSPORT_MQTT,
 		SNR: p.GetRxSnr(), RSSI: p.GetRxRssi(),
 	}
