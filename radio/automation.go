@@ -347,4 +347,3 @@ func (b *Broker) loadHistory() {
 		b.messages.push(&m)
 	}
 }
-
