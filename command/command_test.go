@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/meshgate/meshgate/auth"
 	"github.com/meshgate/meshgate/backend"
@@ -211,15 +212,20 @@ func TestMeshTextNeutralised(t *testing.T) {
 	}
 	evil := "\x1b]0;pwned\x07\x1b[2J\u202eevil"
 	var from uint32
+	var key []byte
 	for _, n := range f.sim.Nodes() {
-		if n.GetNum() != f.sim.MyNodeNum() {
-			from = n.GetNum()
+		if n.GetNum() != f.sim.MyNodeNum() && !n.GetViaMqtt() {
+			from, key = n.GetNum(), n.GetUser().GetPublicKey()
 			break
 		}
 	}
 	bf := uint32(1)
 	f.sim.Inject(&pb.MeshPacket{From: from, To: meshtastic.Broadcast, Id: 0x7001, HopStart: 3, HopLimit: 3,
 		PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: pb.PortNum_TEXT_MESSAGE_APP, Payload: []byte(evil), Bitfield: &bf}}})
+	// A name with the same sequences, from the same node.
+	user, _ := proto.Marshal(&pb.User{Id: meshtastic.NodeID(from), LongName: "\x1b[31mred\u202e", ShortName: "E\x07V", PublicKey: key})
+	f.sim.Inject(&pb.MeshPacket{From: from, To: meshtastic.Broadcast, Id: 0x7002, HopStart: 3, HopLimit: 3,
+		PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: pb.PortNum_NODEINFO_APP, Payload: user}}})
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(f.run(t, auth.Viewer, "messages -r base --json").out, "pwned") {
 		if time.Now().After(deadline) {
@@ -228,17 +234,17 @@ func TestMeshTextNeutralised(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	var once sync.Once
-	for _, line := range []string{"messages -r base", "history -r base", "packets -r base", "packets -r base --history"} {
+	for _, line := range []string{"messages -r base", "history -r base", "packets -r base", "packets -r base --history", "nodes -r base"} {
 		var res result
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			res = f.run(t, auth.Viewer, line)
-			if strings.Contains(res.out, "pwned") || time.Now().After(deadline) {
+			if strings.Contains(res.out, "pwned") || strings.Contains(res.out, "red") || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(50 * time.Millisecond) // history is written in batches
 		}
-		if !strings.Contains(res.out, "pwned") {
+		if !strings.Contains(res.out, "pwned") && !strings.Contains(res.out, "red") {
 			t.Errorf("%s: the message is not shown:\n%s", line, res.out)
 		}
 		if strings.ContainsAny(res.out, "\x1b\x07\u202e") {
