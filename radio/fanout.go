@@ -180,7 +180,17 @@ func (b *Broker) handle(c *meshtastic.Client, ev meshtastic.Event) {
 	case meshtastic.EventConfig:
 		snap := c.Snapshot()
 		b.mu.Lock()
-		b.view = b.view.withRadio(&snap)
+		if ev.Resync {
+			// A handshake read everything again (the radio rebooted, or
+			// its NodeDB was reset): nodes we knew before may be gone.
+			nv := newView(&snap)
+			nv.Version = b.view.Version + 1
+			b.view = nv
+			self := snap.Self()
+			b.status.NodeName, b.status.NodeID = self.Name(), self.ID()
+		} else {
+			b.view = b.view.withRadio(&snap)
+		}
 		b.mu.Unlock()
 		b.publish(&Event{Kind: EvConfig, At: ev.Time})
 	case meshtastic.EventNotification:

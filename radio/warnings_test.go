@@ -155,3 +155,36 @@ func TestMissingAnswersWarning(t *testing.T) {
 		t.Fatalf("the Bluetooth warning went away: %q", st.Warnings)
 	}
 }
+
+// After a serial radio reboots the client reads everything again on the
+// same link; the shared view follows, so nodes the radio forgot (here a
+// NodeDB reset) are gone from it too.
+func TestViewFollowsResyncAfterReboot(t *testing.T) {
+	r, err := sim.New(fastSerialSim(74))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := serialBroker(t, r)
+	sub := b.Subscribe("u")
+	defer sub.Close()
+	waitState(t, b, Connected, 10*time.Second)
+	before := b.View()
+	if len(before.Nodes) < 5 {
+		t.Fatalf("nodes before: %d", len(before.Nodes))
+	}
+	if err := b.Admin(context.Background(), func(ctx context.Context, c *meshtastic.Client) error {
+		return c.ResetNodeDB(ctx, false)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for v := b.View(); len(v.Nodes) >= len(before.Nodes); v = b.View() {
+		if time.Now().After(deadline) {
+			t.Fatalf("view still holds %d nodes after the NodeDB reset (radio has %d)", len(v.Nodes), len(r.Nodes()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if v := b.View(); v.Version <= before.Version || v.MyNodeNum != before.MyNodeNum {
+		t.Fatalf("view after the resync: version %d (was %d), me %d", v.Version, before.Version, v.MyNodeNum)
+	}
+}
