@@ -304,3 +304,24 @@ func TestDropConfigAfterReboot(t *testing.T) {
 	c2.none(300*time.Millisecond, "config after a lost want_config_id", func(m *pb.FromRadio) bool { return m.GetMyInfo() != nil || isComplete(m) })
 	c2.handshake(3)
 }
+
+// A client that writes begin, a setting and commit and hangs up at once
+// (the python CLI does) still gets them applied: the firmware reads what
+// it has received before it notices the client is gone.
+func TestFramesReadAfterHangUp(t *testing.T) {
+	tr := startRadio(t, fastConfig(35)) // the firmware's read polling is on
+	r := tr.Radio
+	a := dial(t, tr.addr)
+	a.handshake(1)
+	a.send(&pb.ToRadio{PayloadVariant: &pb.ToRadio_Packet{Packet: admin(r, 0xC101, false, &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_BeginEditSettings{BeginEditSettings: true}})}})
+	a.send(&pb.ToRadio{PayloadVariant: &pb.ToRadio_Packet{Packet: admin(r, 0xC102, false, &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_SetOwner{SetOwner: &pb.User{LongName: "Hung Up", ShortName: "HU"}}})}})
+	a.send(&pb.ToRadio{PayloadVariant: &pb.ToRadio_Packet{Packet: admin(r, 0xC103, false, &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_CommitEditSettings{CommitEditSettings: true}})}})
+	_ = a.conn.Close()
+	if err := eventually(waitLong, func() bool { return r.Stats().Reboots == 1 }); err != nil {
+		t.Fatalf("the commit of a client that hung up was not applied (reboots %d, edit open %v)", r.Stats().Reboots, r.EditOpen())
+	}
+	c := dialAfterReboot(t, tr)
+	if own := c.handshake(2)[2].GetNodeInfo().GetUser(); own.GetLongName() != "Hung Up" {
+		t.Fatalf("owner after the reboot: %v", own)
+	}
+}

@@ -139,12 +139,15 @@ func (s *session) readLoop(src io.Reader) error {
 		if it.Kind != frame.KindFrame {
 			continue
 		}
+		// Bytes already received are still read after the client hung up
+		// or a write to it failed: the firmware's client counts as
+		// connected while data is available, so a client that writes
+		// begin, settings, commit and closes at once gets them all applied.
 		if d := poll.wait(time.Now()); d > 0 {
 			t := time.NewTimer(d)
 			select {
 			case <-s.done:
 				t.Stop()
-				return nil
 			case <-t.C:
 			}
 		}
