@@ -95,6 +95,13 @@ func (m *Model) deviceView(w, h int) []string {
 		kw = 28 // room for the longest config field names
 	}
 	kv := func(k, val string) { out = append(out, cut("   "+st.dim.Render(fit(k, kw))+" "+val, w)) }
+	if m.radio != nil {
+		// Problems with how the radio is set up or shared (Bluetooth on a
+		// serial radio, a second client draining its answers) come first.
+		for _, wr := range m.radio.Status().Warnings {
+			out = append(out, "", st.warn.Render(cut(" ⚠ "+clean(wr), w)))
+		}
+	}
 	out = append(out, "", " "+st.title.Render("Identity"))
 	kv("name", clean(self.LongName)+" ("+clean(self.ShortName)+")")
 	kv("node", self.ID()+fmt.Sprintf("  (%d)", self.Num))

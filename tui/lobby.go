@@ -190,8 +190,12 @@ func (m *Model) lobbyView(w, h int) []string {
 		}
 		out = append(out, line)
 	}
-	if cur := m.lobby.list[m.lobby.cur]; cur.Status.LastError != "" {
+	cur := m.lobby.list[m.lobby.cur]
+	if cur.Status.LastError != "" {
 		out = append(out, "", st.dim.Render(cut("  "+cur.Name+": "+clean(cur.Status.LastError), w)))
+	}
+	for _, wr := range cur.Status.Warnings {
+		out = append(out, st.warn.Render(cut("  ⚠ "+cur.Name+": "+clean(wr), w)))
 	}
 	return out
 }
