@@ -255,6 +255,11 @@ func (b *Backend) SetBeacon(ctx context.Context, c Caller, s BeaconSpec) (Beacon
 	if err != nil {
 		return Beacon{}, err
 	}
+	if cur != nil {
+		if err := Allowed(c.Identity, OpBeaconSet, cur.Owner, cur.OwnerName); err != nil {
+			return Beacon{}, denied("the beacon on %s belongs to %s", name, cur.OwnerName)
+		}
+	}
 	if s.Interval == 0 {
 		s.Interval = time.Hour
 	}
@@ -289,6 +294,9 @@ func (b *Backend) SetBeaconEnabled(ctx context.Context, c Caller, radioName stri
 	if cur == nil {
 		return Beacon{}, notFound("no beacon set on %s (set one: beacon -r %s set --template TEXT)", name, name)
 	}
+	if err := Allowed(c.Identity, OpBeaconStart, cur.Owner, cur.OwnerName); err != nil {
+		return Beacon{}, denied("the beacon on %s belongs to %s", name, cur.OwnerName)
+	}
 	dctx, cancel := dbctx(ctx)
 	defer cancel()
 	if err := b.store.SetBeaconEnabled(dctx, actor(c), name, on); err != nil {
@@ -310,6 +318,9 @@ func (b *Backend) DeleteBeacon(ctx context.Context, c Caller, radioName string) 
 	if cur == nil {
 		return Beacon{}, notFound("no beacon set on %s", name)
 	}
+	if err := Allowed(c.Identity, OpBeaconRm, cur.Owner, cur.OwnerName); err != nil {
+		return Beacon{}, denied("the beacon on %s belongs to %s", name, cur.OwnerName)
+	}
 	dctx, cancel := dbctx(ctx)
 	defer cancel()
 	if err := b.store.DeleteBeacon(dctx, actor(c), name); err != nil {
@@ -329,6 +340,9 @@ func (b *Backend) TestBeacon(ctx context.Context, c Caller, radioName string) (M
 	}
 	if cur == nil {
 		return Message{}, notFound("no beacon set on %s", name)
+	}
+	if err := Allowed(c.Identity, OpBeaconTest, cur.Owner, cur.OwnerName); err != nil {
+		return Message{}, denied("the beacon on %s belongs to %s", name, cur.OwnerName)
 	}
 	br, _ := b.radio(c, name)
 	release, err := b.connected(ctx, c, br, 0)

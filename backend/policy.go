@@ -60,7 +60,8 @@ type rule struct {
 	// need is the action the caller's role must allow.
 	need auth.Action
 	// owned operations act on something a user owns (a responder rule, a
-	// filter): its owner may, anyone else needs auth.ManageOthers.
+	// filter, a radio's beacon): its owner may, anyone else needs
+	// auth.ManageOthers.
 	owned bool
 	// what names the operation in a refusal ("sending messages needs the
 	// operator role").
@@ -92,10 +93,10 @@ var policy = map[Op]rule{
 	OpRuleChange:  {auth.ManageRules, true, "changing responders"},
 	OpFilterAdd:   {auth.ManageRules, false, "adding filters"},
 	OpFilterEdit:  {auth.ManageRules, true, "changing filters"},
-	OpBeaconSet:   {auth.ManageRules, false, "setting the beacon"},
-	OpBeaconStart: {auth.ManageRules, false, "starting or stopping the beacon"},
-	OpBeaconTest:  {auth.ManageRules, false, "sending the beacon"},
-	OpBeaconRm:    {auth.ManageRules, false, "removing the beacon"},
+	OpBeaconSet:   {auth.ManageRules, true, "setting the beacon"},
+	OpBeaconStart: {auth.ManageRules, true, "starting or stopping the beacon"},
+	OpBeaconTest:  {auth.ManageRules, true, "sending the beacon"},
+	OpBeaconRm:    {auth.ManageRules, true, "removing the beacon"},
 
 	OpRadioFilter:  {auth.ManageOthers, false, "setting radio-wide filters"},
 	OpConfigSet:    {auth.WriteConfig, false, "changing the configuration"},

@@ -47,6 +47,11 @@ const (
 	exitEnded = command.ExitEnded
 )
 
+// maxCommandBytes bounds an exec command line (OpenSSH has no such
+// limit; a text to the mesh is at most 232 bytes, so 4 KiB leaves room
+// for any real command).
+const maxCommandBytes = 4 << 10
+
 // endGrace bounds each step of ending a session from outside: telling the
 // user why, then letting the handler send its exit status. A client that
 // stopped reading blocks both; after endGrace its connection is closed.
@@ -72,6 +77,13 @@ func (s *Server) serveSession(sess ssh.Session, exited <-chan struct{}) (code in
 		return exitDenied
 	}
 	s.log.Info("auth ok", "remote", remote, "user", id.Name, "fingerprint", id.Fingerprint, "role", id.Role)
+	// A command line is a few words; a huge one only costs parsing and
+	// log space, so it is refused before it is split, logged or counted.
+	if n := len(sess.RawCommand()); n > maxCommandBytes {
+		s.log.Warn("command refused", "remote", remote, "user", id.Name, "reason", "too long", "bytes", n)
+		fmt.Fprintf(sess.Stderr(), "meshgate: the command line is %d bytes; at most %d\n", n, maxCommandBytes)
+		return command.ExitUsage
+	}
 
 	// One connection may serve MaxSessionsPerConn sessions at once. The
 	// slot is given back before the exit status goes out, so a client that

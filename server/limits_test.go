@@ -225,3 +225,21 @@ func TestKickedTUIExitStatus(t *testing.T) {
 	}
 	g.stop(t)
 }
+
+// A command line longer than 4 KiB is refused before it is split, logged
+// or given a session, and fast.
+func TestLongCommandRefused(t *testing.T) {
+	u := newUser(t, "u", "")
+	g := startGateway(t, gwOptions{users: []*user{u}})
+	long := "send -r base " + strings.Repeat("x", 120<<10)
+	r := g.run(t, u, long)
+	if r.code != command.ExitUsage || !strings.Contains(r.stderr, "at most 4096") {
+		t.Fatalf("long command: %+v", r)
+	}
+	if strings.Contains(g.logs.String(), strings.Repeat("x", 5000)) {
+		t.Fatal("the long command line reached the log")
+	}
+	if g.mgr.Count() != 0 {
+		t.Fatal("the long command got a session")
+	}
+}

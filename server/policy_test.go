@@ -23,7 +23,7 @@ func TestPolicyThroughExec(t *testing.T) {
 	g := startGateway(t, gwOptions{users: []*user{vera, otto, olga, ada}, radios: []string{"base", "field"}})
 	node := rfNode(t, g, 0).GetUser().GetId()
 
-	// olga owns a rule and a filter; the beacon exists.
+	// olga owns a rule and a filter; ada owns the beacon.
 	id := func(r result) string {
 		var v struct {
 			ID int64 `json:"id"`
@@ -67,9 +67,9 @@ func TestPolicyThroughExec(t *testing.T) {
 		{backend.OpRuleChange, "rules disable " + rule, true},
 		{backend.OpFilterAdd, "filters add --text junk", false},
 		{backend.OpFilterEdit, "filters disable " + filter, true},
-		{backend.OpBeaconSet, "beacon set -r base --template hi --interval 1h", false},
-		{backend.OpBeaconStart, "beacon stop -r base", false},
-		{backend.OpBeaconTest, "beacon test -r base", false},
+		{backend.OpBeaconSet, "beacon set -r base --template hi --interval 1h", true},
+		{backend.OpBeaconStart, "beacon stop -r base", true},
+		{backend.OpBeaconTest, "beacon test -r base", true},
 		{backend.OpRadioFilter, "filters add -r base --radio-wide --text spam", false},
 		{backend.OpSessions, "sessions", false},
 		{backend.OpKick, "kick 00000000", false},
@@ -80,7 +80,7 @@ func TestPolicyThroughExec(t *testing.T) {
 		{backend.OpNodeDBReset, "nodedb-reset -r field --yes", false},
 		{backend.OpReboot, "reboot -r field --yes --delay 0s", false},
 		{backend.OpFactoryReset, "factory-reset -r field --yes", false},
-		{backend.OpBeaconRm, "beacon rm -r base", false},
+		{backend.OpBeaconRm, "beacon rm -r base", true},
 		{backend.OpShutdown, "shutdown -r field --yes", false},
 	}
 	seen := map[backend.Op]bool{}
