@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -163,7 +164,13 @@ func (b *Backend) radio(c Caller, name string) (*radio.Broker, error) {
 			return nil, invalid("choose a radio with -r (one of: %s)", strings.Join(allowed, ", "))
 		}
 	}
-	if br, err := b.radios.Get(name); err == nil {
+	// Only configured radios go by name: a broker an admin dialled ad hoc
+	// is in the registry too, but reaching it again takes the dial check.
+	if slices.Contains(b.radios.Names(), name) {
+		br, err := b.radios.Get(name)
+		if err != nil {
+			return nil, failed(err)
+		}
 		if !c.MayUse(name) {
 			return nil, denied("your key may not use radio %q", name)
 		}
@@ -172,6 +179,11 @@ func (b *Backend) radio(c Caller, name string) (*radio.Broker, error) {
 	if strings.ContainsAny(name, ":/") {
 		if err := Allowed(c.Identity, OpDial, "", ""); err != nil {
 			return nil, err
+		}
+		if c.Radios != nil {
+			// A key limited to some radios may not reach others by
+			// address.
+			return nil, denied("your key may use only %s, not other addresses", strings.Join(c.Radios, ", "))
 		}
 		br, err := b.radios.Adhoc(name)
 		if err != nil {
