@@ -92,6 +92,7 @@ func Run(cfg *config.Config) *Report {
 	checkListen(r, cfg)
 	checkDataDir(r, cfg.DataDir)
 	checkHostKey(r, cfg.HostKeyPath())
+	checkDatabase(r, filepath.Join(cfg.DataDir, "meshgate.db"))
 	if !cfg.Demo {
 		checkAuthorizedKeys(r, cfg.AuthorizedKeysPath())
 	}
@@ -150,6 +151,20 @@ func checkDataDir(r *Report, dir string) {
 		r.add(Fatal, dir, "data directory is writable by everyone (mode %04o)", st.Mode().Perm())
 	} else if st.Mode().Perm()&0o020 != 0 {
 		r.add(Warning, dir, "data directory is writable by its group (mode %04o)", st.Mode().Perm())
+	}
+}
+
+// checkDatabase: the database holds every message, the audit log and who
+// has which rules; the gateway creates it 0600, so a file others may read
+// was opened up by hand.
+func checkDatabase(r *Report, path string) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return // created on first start (or reported when it is opened)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		r.add(Warning, path, "database permissions %04o let others read the message history and audit log (want 0600: chmod 600 %s)",
+			st.Mode().Perm(), path)
 	}
 }
 

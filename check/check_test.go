@@ -76,6 +76,9 @@ func TestBrokenSetups(t *testing.T) {
 		{"host key too open", func(t *testing.T, c *config.Config) {
 			_ = os.WriteFile(c.HostKeyPath(), []byte("x"), 0o644)
 		}, true, "too open"},
+		{"database readable by others", func(t *testing.T, c *config.Config) {
+			_ = os.WriteFile(filepath.Join(c.DataDir, "meshgate.db"), nil, 0o644)
+		}, false, "database permissions 0644 let others read"},
 		{"host key garbage", func(t *testing.T, c *config.Config) {
 			_ = os.WriteFile(c.HostKeyPath(), []byte("not a key"), 0o600)
 		}, true, "does not parse"},
