@@ -103,19 +103,10 @@ func checkLimit(n int) (int, error) {
 // the gateway ran (and what it loaded from history at start), oldest
 // first, through the caller's personal filters.
 func (b *Backend) Messages(ctx context.Context, c Caller, radioName string, limit int) (MessageList, error) {
-	if err := Allowed(c.Identity, OpMessages, "", ""); err != nil {
-		return MessageList{}, err
-	}
-	limit, err := checkLimit(limit)
+	br, limit, personal, err := b.live(ctx, c, OpMessages, radioName, limit)
 	if err != nil {
 		return MessageList{}, err
 	}
-	br, err := b.radio(c, radioName)
-	if err != nil {
-		return MessageList{}, err
-	}
-	bind(c, br)
-	personal := b.personalFilters(ctx, c, br.Name(), nil)
 	out := MessageList{Radio: br.Name(), Messages: []Message{}}
 	for _, m := range br.Messages(limit) {
 		if ok, _ := personal.AllowsMessage(m.From, m.To, m.Channel, m.Text); !ok {

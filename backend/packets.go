@@ -61,19 +61,10 @@ type PacketList struct {
 // Packets lists the newest packets the radio heard (limit 0: the default
 // of 50), oldest first, through the caller's personal filters.
 func (b *Backend) Packets(ctx context.Context, c Caller, radioName string, limit int) (PacketList, error) {
-	if err := Allowed(c.Identity, OpPackets, "", ""); err != nil {
-		return PacketList{}, err
-	}
-	limit, err := checkLimit(limit)
+	br, limit, personal, err := b.live(ctx, c, OpPackets, radioName, limit)
 	if err != nil {
 		return PacketList{}, err
 	}
-	br, err := b.radio(c, radioName)
-	if err != nil {
-		return PacketList{}, err
-	}
-	bind(c, br)
-	personal := b.personalFilters(ctx, c, br.Name(), nil)
 	out := PacketList{Radio: br.Name(), Packets: []Packet{}}
 	for _, p := range br.RecentPackets(limit) {
 		if ok, _ := personal.AllowsPacket(p.P); !ok {

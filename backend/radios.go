@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/filter"
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/store"
 )
@@ -252,6 +253,26 @@ func (b *Backend) stored(c Caller, op Op, name string, limit int) (*store.Store,
 		return nil, nil, 0, err
 	}
 	return db, br, limit, nil
+}
+
+// live is the start of the operations that read a radio's recent items
+// from memory: the caller may perform op on the radio, the limit is sane;
+// the session is bound to the radio and the caller's own filters come
+// with it.
+func (b *Backend) live(ctx context.Context, c Caller, op Op, name string, limit int) (*radio.Broker, int, *filter.Set, error) {
+	if err := Allowed(c.Identity, op, "", ""); err != nil {
+		return nil, 0, nil, err
+	}
+	limit, err := checkLimit(limit)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	br, err := b.radio(c, name)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	bind(c, br)
+	return br, limit, b.personalFilters(ctx, c, br.Name(), nil), nil
 }
 
 // connected makes the broker connect for the caller and waits (bounded)
