@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -142,6 +143,11 @@ func (b *Backend) Request(ctx context.Context, c Caller, r RequestRequest) (Requ
 	if _, err := cl.Wait(wctx, id); err != nil {
 		if wctx.Err() != nil {
 			return RequestResult{}, &Error{Kind: ErrTimeout, Msg: "no answer from " + nodeLabel(v, dest) + " within " + timeout.String(), Err: err}
+		}
+		var re *meshtastic.RoutingError
+		if errors.As(err, &re) && re.Reason == pb.Routing_NO_RESPONSE {
+			return RequestResult{}, &Error{Kind: ErrFailed, Err: err,
+				Msg: nodeLabel(v, dest) + " has no " + r.Kind + " to share (it answered NO_RESPONSE)"}
 		}
 		return RequestResult{}, failed(err)
 	}

@@ -19,7 +19,8 @@ func (r *runner) sendCmd() *cobra.Command {
 		Short: "send a text; waits for the ack unless --no-wait",
 		Long: "Send a text to the channel, or to one node with --to (!id or the start of its name).\n" +
 			"The words after the flags are the text; ssh joins its arguments, so quote the whole\n" +
-			"command to keep quotes: ssh GATEWAY \"send -r base 'it''s fine'\" or use --no-wait for scripts.",
+			"command to keep quotes: ssh GATEWAY \"send -r base \\\"it's fine\\\"\". --no-wait returns once the\n" +
+			"radio took the text, without waiting for the ack.",
 		Args: minArgs(1, "the text to send after the flags"),
 		RunE: r.run(func(_ *cobra.Command, args []string) error {
 			req.Text = strings.Join(args, " ")

@@ -39,6 +39,15 @@ func (r *runner) tree() *cobra.Command {
 	} {
 		root.AddCommand(c)
 	}
+	// Each Use line names its flags already; cobra would add "[flags]".
+	var plain func(*cobra.Command)
+	plain = func(c *cobra.Command) {
+		c.DisableFlagsInUseLine = true
+		for _, s := range c.Commands() {
+			plain(s)
+		}
+	}
+	plain(root)
 	return root
 }
 
