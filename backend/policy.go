@@ -163,6 +163,17 @@ func Allowed(id auth.Identity, op Op, owner, ownerName string) error {
 	return nil
 }
 
+// covers reports whether id's radio grant reaches something bound to
+// radio ("" for nothing bound). A key limited by radios= manages sessions,
+// audit entries, rules and filters of those radios only; what is bound to
+// no radio belongs to keys without a limit.
+func covers(id auth.Identity, radio string) bool {
+	if id.Radios == nil {
+		return true
+	}
+	return radio != "" && id.MayUse(radio)
+}
+
 // Denial explains why id may not perform op, or "" when it may.
 func Denial(id auth.Identity, op Op) string {
 	if err := Allowed(id, op, "", ""); err != nil {

@@ -42,6 +42,9 @@ func (b *Backend) Sessions(c Caller) ([]Session, error) {
 	}
 	out := []Session{}
 	for _, s := range b.sessions.List() {
+		if s.ID != c.SessionID() && !covers(c.Identity, s.Radio) {
+			continue
+		}
 		out = append(out, Session{ID: s.ID, User: s.User.Name, Fingerprint: s.User.Fingerprint, Role: s.User.Role,
 			Kind: s.User.Kind.String(), Command: s.User.Command, Radio: s.Radio, RemoteAddr: s.User.RemoteAddr,
 			Opened: utc(s.Created), LastInput: utc(s.LastActivity), IdleSeconds: s.Idle.Round(time.Second).Seconds(),
@@ -66,7 +69,7 @@ func (b *Backend) Kick(c Caller, id, reason string) (KickResult, error) {
 		return KickResult{}, invalid("want a session id (see: sessions)")
 	}
 	s, ok := b.sessions.Get(id)
-	if !ok {
+	if !ok || (id != c.SessionID() && !covers(c.Identity, s.Radio())) {
 		return KickResult{}, notFound("no session %q (see: sessions)", id)
 	}
 	why := "closed by " + c.Name
@@ -114,7 +117,8 @@ func (b *Backend) Audit(ctx context.Context, c Caller, limit int) ([]AuditEntry,
 	}
 	dctx, cancel := dbctx(ctx)
 	defer cancel()
-	entries, err := db.Audit(dctx, store.AuditQuery{Page: store.Page{Limit: limit}})
+	// A key limited to some radios reads only their entries.
+	entries, err := db.Audit(dctx, store.AuditQuery{Page: store.Page{Limit: limit}, Radios: c.Radios})
 	if err != nil {
 		return nil, failed(err)
 	}

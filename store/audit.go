@@ -59,6 +59,9 @@ func (s *Store) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 	if q.Radio != "" {
 		w.add("radio = ?", q.Radio)
 	}
+	if q.Radios != nil {
+		w.addIn("radio", q.Radios)
+	}
 	if q.Fingerprint != "" {
 		w.add("fingerprint = ?", q.Fingerprint)
 	}

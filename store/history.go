@@ -24,6 +24,21 @@ func (w *where) add(cond string, arg any) {
 	w.conds = append(w.conds, strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1))
 }
 
+// addIn appends "col IN (...)" with one argument per value; no values
+// match nothing.
+func (w *where) addIn(col string, values []string) {
+	if len(values) == 0 {
+		w.conds = append(w.conds, "0")
+		return
+	}
+	ph := make([]string, len(values))
+	for i, v := range values {
+		w.args = append(w.args, v)
+		ph[i] = "$" + strconv.Itoa(len(w.args))
+	}
+	w.conds = append(w.conds, col+" IN ("+strings.Join(ph, ", ")+")")
+}
+
 // page adds the Before cursor and returns the clause with ORDER BY and
 // LIMIT: newest first, to be reversed by the caller.
 func (w *where) page(p Page) string {

@@ -189,7 +189,11 @@ type TraceQuery struct {
 // AuditQuery selects audit entries; empty fields match everything.
 type AuditQuery struct {
 	Page
-	Radio       string
+	Radio string
+	// Radios, when not nil, keeps only entries of these radios: a key
+	// limited to some radios reads nothing about the others (nor entries
+	// that name no radio). An empty, non-nil list matches nothing.
+	Radios      []string
 	Fingerprint string
 	Action      string
 }
