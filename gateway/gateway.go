@@ -160,7 +160,12 @@ func (g *Gateway) ReloadKeys() error {
 	if g.cfg.Demo {
 		return nil
 	}
-	return g.keys.Reload()
+	if err := g.keys.Reload(); err != nil {
+		return err
+	}
+	// Sessions already open follow the new file at once.
+	g.srv.CheckGrants(time.Now())
+	return nil
 }
 
 // Serve runs the gateway until ctx ends, then shuts down gracefully:
@@ -174,6 +179,10 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	if !g.cfg.Demo {
 		wg.Add(1)
 		go func() { defer wg.Done(); g.keys.Watch(wctx, 2*time.Second) }()
+		// Watch reloads on its own when the file changes; this picks up
+		// those reloads and expiry-time passing within a few seconds.
+		wg.Add(1)
+		go func() { defer wg.Done(); g.srv.WatchGrants(wctx, server.DefaultGrantCheck) }()
 	}
 	metricsDone := make(chan error, 1)
 	if g.mln != nil {

@@ -130,6 +130,8 @@ func (s *Server) serveSession(sess ssh.Session, exited <-chan struct{}) (code in
 	}
 	s.count.sessionsOpened.Add(1)
 	defer rec.Close()
+	s.grants.add(rec, pk, sess.RemoteAddr(), id)
+	defer s.grants.remove(rec)
 	// A session the manager ended (kick, shutdown, idle reaper) exits
 	// exitEnded, whatever its command or UI returned on the way out.
 	defer func() {

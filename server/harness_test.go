@@ -61,6 +61,8 @@ type gateway struct {
 	logs    *syncBuffer
 	stopped bool
 	db      *store.Store
+	keys    *auth.Keys
+	akPath  string // the authorized_keys file keys reads
 }
 
 type gwOptions struct {
@@ -99,7 +101,8 @@ func startGateway(t testing.TB, o gwOptions) *gateway {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &gateway{sims: map[string]*sim.Radio{}, cancel: cancel, done: make(chan error, 1), logs: logs}
+	g := &gateway{sims: map[string]*sim.Radio{}, cancel: cancel, done: make(chan error, 1), logs: logs,
+		keys: keys, akPath: akPath}
 	if len(o.radios) == 0 {
 		o.radios = []string{"base"}
 	}
