@@ -111,7 +111,7 @@ type Server struct {
 	// handlers tracks running session handlers for graceful shutdown.
 	handlers sync.WaitGroup
 	// grants holds each open session's key, to re-check it (grants.go).
-	grants grants
+	grants   grants
 	stopping chan struct{}
 	stopOnce sync.Once
 	count    counters
