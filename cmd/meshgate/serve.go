@@ -11,12 +11,11 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
-	"charm.land/log/v2"
 
 	"github.com/meshgate/meshgate/config"
 	"github.com/meshgate/meshgate/gateway"
+	"github.com/meshgate/meshgate/logging"
 )
 
 // demoRadios are the simulated radios --demo runs.
@@ -115,16 +114,7 @@ func loopbackListen(addr string) bool {
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	l := log.NewWithOptions(w, log.Options{ReportTimestamp: true, TimeFormat: time.RFC3339})
-	switch cfg.LogFormat {
-	case "json":
-		l.SetFormatter(log.JSONFormatter)
-	case "logfmt":
-		l.SetFormatter(log.LogfmtFormatter)
-	}
-	lvl, _ := log.ParseLevel(cfg.LogLevel)
-	l.SetLevel(lvl)
-	return slog.New(l)
+	return logging.New(w, cfg.LogFormat, cfg.LogLevel)
 }
 
 // runServe runs the gateway until SIGINT/SIGTERM.
