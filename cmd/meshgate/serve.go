@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 
-
 	"github.com/meshgate/meshgate/config"
 	"github.com/meshgate/meshgate/gateway"
 	"github.com/meshgate/meshgate/logging"
