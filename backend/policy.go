@@ -26,6 +26,7 @@ const (
 	OpRuleTest     Op = "rules.test"
 	OpFilters      Op = "filters"
 	OpBeacon       Op = "beacon"
+	OpNode         Op = "node" // use a radio's API as a virtual node client
 
 	// Talking on the mesh and managing automation: operators.
 	OpSend        Op = "send"
@@ -40,6 +41,10 @@ const (
 	OpBeaconStart Op = "beacon.start" // start, stop
 	OpBeaconTest  Op = "beacon.test"
 	OpBeaconRm    Op = "beacon.delete"
+	// OpNodePacket: a virtual node client's packets other than texts,
+	// traceroutes, requests and admin messages (waypoints, alerts, app
+	// ports), paced per port like requests.
+	OpNodePacket Op = "node.packet"
 
 	// The radios themselves and other users: admins.
 	OpRadioFilter  Op = "filter.add-radio-wide"
@@ -53,6 +58,13 @@ const (
 	OpKick         Op = "session.kick"
 	OpAudit        Op = "audit"
 	OpDial         Op = "dial"
+	// OpNodeAdmin: admin messages from a virtual node client, to our own
+	// radio or to a remote node; each one audited.
+	OpNodeAdmin Op = "node.admin"
+	// OpNodeSecrets: keys and passwords in a virtual node's handshake
+	// (private key, Wi-Fi and MQTT passwords, channel keys); others get
+	// them blanked.
+	OpNodeSecrets Op = "node.secrets"
 )
 
 // rule is one row of the policy table.
@@ -84,6 +96,7 @@ var policy = map[Op]rule{
 	OpRuleTest:     {auth.Read, false, "testing a responder"},
 	OpFilters:      {auth.Read, false, "listing filters"},
 	OpBeacon:       {auth.Read, false, "seeing the beacon"},
+	OpNode:         {auth.Read, false, "using a radio as a virtual node"},
 
 	OpSend:        {auth.Send, false, "sending messages"},
 	OpTraceroute:  {auth.Traceroute, false, "running traceroutes"},
@@ -97,6 +110,7 @@ var policy = map[Op]rule{
 	OpBeaconStart: {auth.ManageRules, true, "starting or stopping the beacon"},
 	OpBeaconTest:  {auth.ManageRules, true, "sending the beacon"},
 	OpBeaconRm:    {auth.ManageRules, true, "removing the beacon"},
+	OpNodePacket:  {auth.Send, false, "sending packets from a virtual node"},
 
 	OpRadioFilter:  {auth.ManageOthers, false, "setting radio-wide filters"},
 	OpConfigSet:    {auth.WriteConfig, false, "changing the configuration"},
@@ -109,6 +123,8 @@ var policy = map[Op]rule{
 	OpKick:         {auth.ManageSessions, false, "closing sessions"},
 	OpAudit:        {auth.ReadAudit, false, "reading the audit log"},
 	OpDial:         {auth.Dial, false, "dialling a radio by address"},
+	OpNodeAdmin:    {auth.WriteConfig, false, "sending admin messages from a virtual node"},
+	OpNodeSecrets:  {auth.WriteConfig, false, "reading a radio's keys and passwords"},
 }
 
 // Ops lists every operation, for tests and help.

@@ -16,15 +16,16 @@ var Expected = map[Op]auth.Role{
 	OpWhoami: auth.Viewer, OpRadios: auth.Viewer, OpNodes: auth.Viewer, OpMessages: auth.Viewer,
 	OpHistory: auth.Viewer, OpPackets: auth.Viewer, OpMQTT: auth.Viewer, OpConfig: auth.Viewer,
 	OpTraceHistory: auth.Viewer, OpRules: auth.Viewer, OpRuleTest: auth.Viewer, OpFilters: auth.Viewer,
-	OpBeacon: auth.Viewer,
+	OpBeacon: auth.Viewer, OpNode: auth.Viewer,
 
 	OpSend: auth.Operator, OpTraceroute: auth.Operator, OpSweep: auth.Operator, OpRequest: auth.Operator,
 	OpRuleAdd: auth.Operator, OpRuleChange: auth.Operator, OpFilterAdd: auth.Operator, OpFilterEdit: auth.Operator,
 	OpBeaconSet: auth.Operator, OpBeaconStart: auth.Operator, OpBeaconTest: auth.Operator, OpBeaconRm: auth.Operator,
+	OpNodePacket: auth.Operator,
 
 	OpRadioFilter: auth.Admin, OpConfigSet: auth.Admin, OpMQTTSet: auth.Admin, OpReboot: auth.Admin,
 	OpShutdown: auth.Admin, OpFactoryReset: auth.Admin, OpNodeDBReset: auth.Admin, OpSessions: auth.Admin,
-	OpKick: auth.Admin, OpAudit: auth.Admin, OpDial: auth.Admin,
+	OpKick: auth.Admin, OpAudit: auth.Admin, OpDial: auth.Admin, OpNodeAdmin: auth.Admin, OpNodeSecrets: auth.Admin,
 }
 
 var roles = []auth.Role{auth.Viewer, auth.Operator, auth.Admin}

@@ -68,6 +68,11 @@ type Options struct {
 	Nonce func() uint32
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// OnFrame, when set, sees every FromRadio the radio sends, in order,
+	// before the client applies it: the handshake too, and variants the
+	// client skips. It runs on the reader goroutine, so it must not block,
+	// and must not modify msg (the client keeps parts of it).
+	OnFrame func(msg *pb.FromRadio)
 }
 
 // MaxHeartbeat is the longest heartbeat interval Options accepts: the
@@ -483,6 +488,9 @@ func (c *Client) readLoop() {
 				c.stats.malformed.Add(1)
 				c.log.Warn("skipping malformed frame", "len", len(it.Payload), "err", err)
 				continue
+			}
+			if c.opts.OnFrame != nil {
+				c.opts.OnFrame(msg)
 			}
 			c.handle(msg)
 		}

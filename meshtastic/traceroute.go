@@ -113,6 +113,8 @@ func (r *Route) String() string {
 type TraceOptions struct {
 	Channel  uint32
 	HopLimit uint32 // 0: the radio's configured hop limit
+	// ID is the request's packet id; 0 picks a fresh one.
+	ID uint32
 }
 
 // Traceroute asks dest for the route to it and back, and waits for the
@@ -124,6 +126,7 @@ func (c *Client) Traceroute(ctx context.Context, dest uint32, o TraceOptions) (*
 		return nil, fmt.Errorf("meshtastic: traceroute needs one destination node")
 	}
 	p := &pb.MeshPacket{
+		Id:       o.ID,
 		To:       dest,
 		Channel:  o.Channel,
 		WantAck:  true, // the firmware forces it for unicast traceroutes anyway

@@ -248,6 +248,8 @@ type Broker struct {
 	lastTxt time.Time
 	traces  *traceQueue
 
+	vn vnodeHub // virtual node clients (vnode.go)
+
 	ctx  context.Context
 	done chan struct{}
 }
@@ -469,6 +471,7 @@ func (b *Broker) connect(ctx context.Context) (*meshtastic.Client, transport.Kin
 	b.mu.Unlock()
 	opts := b.cfg.Client
 	opts.Logger = b.log
+	opts.OnFrame = b.onFrame
 	c, err := meshtastic.Connect(dctx, conn, opts)
 	return c, kind, err
 }

@@ -15,6 +15,7 @@ type Kind uint8
 const (
 	TUI  Kind = iota + 1 // an interactive terminal UI (a PTY was requested)
 	Exec                 // one command, then exit
+	Node                 // a virtual node client: an app using a radio's API
 )
 
 func (k Kind) String() string {
@@ -23,11 +24,13 @@ func (k Kind) String() string {
 		return "tui"
 	case Exec:
 		return "exec"
+	case Node:
+		return "node"
 	}
 	return "unknown"
 }
 
-// MarshalText lets Kind appear as "tui" or "exec" in JSON.
+// MarshalText lets Kind appear as "tui", "exec" or "node" in JSON.
 func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 // User is who opened a session and how. The server fills it from the
