@@ -53,9 +53,29 @@ func (e *execEnv) runTUI(radioName string) int {
 		Context: ctx, Backend: s.core, Caller: caller, Radios: link, Radio: bound,
 		IdleTimeout: s.sessions.Config().IdleTimeout,
 	})
-	opts := append(bubbletea.MakeOptions(e.sess),
+	// The program reads the session through a gate that bounds pastes
+	// and the input rate (see inputGate); a paste it cut is announced
+	// once the model has the kept part.
+	var gate *inputGate
+	cut := make(chan struct{}, 1)
+	filter := e.filter
+	opts := bubbletea.MakeOptions(e.sess)
+	if e.sess.EmulatedPty() { // always, on this server: the program reads the channel
+		gate = newInputGate(ctx, e.sess, uiInput, nil)
+		opts = append(opts, tea.WithInput(gate))
+		filter = func(m tea.Model, msg tea.Msg) tea.Msg {
+			if _, ok := msg.(tea.PasteMsg); ok && gate.takeCut() {
+				select {
+				case cut <- struct{}{}:
+				default:
+				}
+			}
+			return e.filter(m, msg)
+		}
+	}
+	opts = append(opts,
 		tea.WithWindowSize(w, h), // MakeOptions passed the size unclamped
-		tea.WithFilter(e.filter),
+		tea.WithFilter(filter),
 		tea.WithoutSignalHandler(), // signals belong to the server, not to each session
 		tea.WithFPS(uiFPS),
 		tea.WithContext(ctx),
@@ -63,12 +83,31 @@ func (e *execEnv) runTUI(radioName string) int {
 	p := tea.NewProgram(model, opts...)
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); link.Run(ctx, p.Send) }()
 	go func() { defer wg.Done(); s.forwardWindow(ctx, winch, p) }()
+	// Send blocks while the client is not reading; on its own goroutine
+	// that holds up only this note, and ctx's end releases it.
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-cut:
+				p.Send(tui.FlashMsg{Text: fmt.Sprintf("paste cut to its first %d KiB; the rest was discarded", gate.limit>>10), Bad: true})
+			}
+		}
+	}()
 	_, err := p.Run()
 	cancel()
 	wg.Wait()
+	if gate != nil {
+		if n, d := gate.pastesCut.Load(), gate.dropped.Load(); n > 0 || d > 0 {
+			s.log.Warn("ui input limited", "session", e.rec.ID(), "user", e.id.Name,
+				"pastes_cut", n, "paste_bytes_discarded", gate.discarded.Load(), "sequences_dropped", d)
+		}
+	}
 
 	// A reaped or kicked session was told why while the UI still covered
 	// the screen; say it again now that the terminal is back. It goes to

@@ -238,6 +238,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.onBeaconSent(msg)
 	case historyMsg:
 		m.onHistory(msg)
+	case FlashMsg:
+		m.setFlash(msg.Text, msg.Bad)
 	}
 	return m, nil
 }

@@ -10,6 +10,14 @@ import (
 	"github.com/meshgate/meshgate/radio"
 )
 
+// FlashMsg shows Text on the status line until the next key, as the
+// model's own flashes do; Bad shows it as an error. The server uses it
+// for what the model cannot see, such as a paste cut short before it.
+type FlashMsg struct {
+	Text string
+	Bad  bool
+}
+
 // eventsMsg carries a batch of one radio's events from the link.
 type eventsMsg struct {
 	radio   string
