@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -43,6 +44,42 @@ type Config struct {
 	// MaxUnauthenticated caps connections that have not logged in yet, in
 	// total and per source address. Defaults 32 and 8.
 	MaxUnauthenticated, MaxUnauthPerSource int
+	// StartupsBegin and StartupsRate are the start and rate of sshd's
+	// MaxStartups start:rate:full, whose full is MaxUnauthenticated: with
+	// StartupsBegin or more connections authenticating, a new one is
+	// dropped with a probability of StartupsRate percent, rising linearly
+	// to 100 % at MaxUnauthenticated. Defaults 16 and 30 (16:30:32);
+	// StartupsBegin at or above MaxUnauthenticated turns random drops off.
+	StartupsBegin, StartupsRate int
+	// Rand returns a random int in [0,n) for random early drops. Default
+	// math/rand/v2's IntN; tests inject their own.
+	Rand func(n int) int
+	// PenaltyBase is what a failed login costs its source the first time,
+	// doubling with each further failure up to PenaltyMax; a source is
+	// refused while its penalty exceeds three times PenaltyBase (sshd's
+	// PerSourcePenalties). A failed login is a connection that tried to
+	// authenticate and did not, or ran out of HandshakeTimeout. Trusted
+	// proxies' own addresses are exempt. Defaults 5 s and 10 min; a
+	// negative PenaltyBase turns penalties off.
+	PenaltyBase, PenaltyMax time.Duration
+	// PenaltySources caps the sources the penalty table remembers; when it
+	// is full, new sources go unpenalised. Default 4096.
+	PenaltySources int
+	// MaxConnections and MaxConnectionsPerKey cap authenticated
+	// connections, in total and per key. Defaults 64 and 8, or the session
+	// manager's MaxSessions and MaxPerKey if larger, so that every session
+	// allowed can have a connection of its own.
+	MaxConnections, MaxConnectionsPerKey int
+	// NoSessionGrace is how long an authenticated connection may go
+	// without a session (ssh -N, or one whose sessions all ended) before
+	// it is closed. Default 30 s.
+	NoSessionGrace time.Duration
+	// ProxyHeaderTimeout bounds the wait for a PROXY protocol header.
+	// Default 5 s.
+	ProxyHeaderTimeout time.Duration
+	// Now is the clock for penalties and the connection table. Default
+	// time.Now.
+	Now func() time.Time
 	// MaxSessionsPerConn caps the sessions (exec commands, UIs) served at
 	// once on one SSH connection, like sshd's MaxSessions. Default 10.
 	MaxSessionsPerConn int
@@ -78,6 +115,34 @@ func (c *Config) fill() {
 	if c.MaxUnauthPerSource <= 0 {
 		c.MaxUnauthPerSource = 8
 	}
+	if c.StartupsBegin <= 0 {
+		c.StartupsBegin = 16
+	}
+	c.StartupsBegin = min(c.StartupsBegin, c.MaxUnauthenticated)
+	if c.StartupsRate <= 0 || c.StartupsRate > 100 {
+		c.StartupsRate = 30
+	}
+	if c.Rand == nil {
+		c.Rand = rand.IntN
+	}
+	if c.PenaltyBase == 0 {
+		c.PenaltyBase = 5 * time.Second
+	}
+	if c.PenaltyMax <= 0 {
+		c.PenaltyMax = 10 * time.Minute
+	}
+	if c.PenaltySources <= 0 {
+		c.PenaltySources = 4096
+	}
+	if c.NoSessionGrace <= 0 {
+		c.NoSessionGrace = 30 * time.Second
+	}
+	if c.ProxyHeaderTimeout <= 0 {
+		c.ProxyHeaderTimeout = 5 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.MaxSessionsPerConn <= 0 {
 		c.MaxSessionsPerConn = 10
 	}
@@ -104,7 +169,9 @@ type Server struct {
 	core     *backend.Backend
 	log      *slog.Logger
 	lim      *connLimiter
+	conns    *connTable
 	perConn  *sessionLimiter
+	now      func() time.Time
 	srv      *ssh.Server
 	started  time.Time
 
@@ -123,6 +190,18 @@ var ErrNoHostKey = errors.New("server: no host key")
 // New builds the daemon. Nothing listens until Serve.
 func New(cfg Config, keys Authorizer, mgr *sessions.Manager, radios *radio.Registry, logger *slog.Logger) (*Server, error) {
 	cfg.fill()
+	if cfg.MaxConnections <= 0 || cfg.MaxConnectionsPerKey <= 0 {
+		var sc sessions.Config
+		if mgr != nil {
+			sc = mgr.Config()
+		}
+		if cfg.MaxConnections <= 0 {
+			cfg.MaxConnections = max(64, sc.MaxSessions)
+		}
+		if cfg.MaxConnectionsPerKey <= 0 {
+			cfg.MaxConnectionsPerKey = max(8, sc.MaxPerKey)
+		}
+	}
 	if cfg.HostKey == nil {
 		return nil, ErrNoHostKey
 	}
@@ -135,11 +214,16 @@ func New(cfg Config, keys Authorizer, mgr *sessions.Manager, radios *radio.Regis
 	}
 	s := &Server{
 		cfg: cfg, keys: keys, sessions: mgr, radios: radios, core: core, log: logger,
-		lim:      newConnLimiter(cfg.MaxUnauthenticated, cfg.MaxUnauthPerSource),
 		perConn:  newSessionLimiter(cfg.MaxSessionsPerConn),
+		now:      cfg.Now,
 		stopping: make(chan struct{}),
 		started:  time.Now(),
 	}
+	pen := newPenaltyBox(cfg.PenaltyBase, cfg.PenaltyMax, cfg.PenaltySources, s.trustedProxy)
+	s.lim = newConnLimiter(startups{cfg.StartupsBegin, cfg.StartupsRate, cfg.MaxUnauthenticated},
+		cfg.MaxUnauthPerSource, cfg.Rand, pen)
+	s.conns = newConnTable(cfg.MaxConnections, cfg.MaxConnectionsPerKey, cfg.NoSessionGrace, s.closeIdle)
+	s.perConn.table = s.conns
 	srv, err := wish.NewServer(
 		// The host key goes in first: without one, NewServer would write a
 		// fresh key into the working directory.
@@ -153,9 +237,7 @@ func New(cfg Config, keys Authorizer, mgr *sessions.Manager, radios *radio.Regis
 	}
 	srv.HandshakeTimeout = cfg.HandshakeTimeout
 	srv.ConnCallback = s.connCallback
-	srv.ServerConfigCallback = func(ssh.Context) *gossh.ServerConfig {
-		return &gossh.ServerConfig{MaxAuthTries: cfg.MaxAuthTries}
-	}
+	srv.ServerConfigCallback = s.connConfig
 	srv.SessionRequestCallback = func(_ ssh.Session, req string) bool {
 		return req == "shell" || req == "exec" // no subsystems
 	}
@@ -169,13 +251,37 @@ func New(cfg Config, keys Authorizer, mgr *sessions.Manager, radios *radio.Regis
 }
 
 // connCallback runs before the handshake: it applies the pre-auth limits.
+// The total (with random early drop) is checked first, on the raw
+// connection; only then is a PROXY header read (RemoteAddr reads it), so
+// a client that sends nothing holds a counted slot while it is waited for,
+// at most ProxyHeaderTimeout. The source the header names is then checked
+// against its penalty and the per-source cap. A peer that is not a
+// trusted proxy cannot name another source, so its own address is checked
+// before the header read too.
 func (s *Server) connCallback(ctx ssh.Context, c net.Conn) net.Conn {
-	lc := &limitedConn{Conn: c, l: s.lim}
-	ok, reason := s.lim.acquire(lc)
-	if !ok {
-		s.count.refusedPreAuth.Add(1)
-		s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "reason", reason)
+	lc := &limitedConn{Conn: c, s: s}
+	raw := c
+	if pc, ok := c.(*proxyproto.Conn); ok {
+		raw = pc.Raw()
+	}
+	if ok, reason := s.lim.admit(lc); !ok {
+		s.refuse(raw.RemoteAddr(), reason, "too many unauthenticated connections")
 		return nil
+	}
+	if src := sourceOf(raw.RemoteAddr()); !s.trustedProxy(src) {
+		lc.src = src
+		if ok, reason, detail := s.lim.admitSource(lc, src, s.now()); !ok {
+			s.refuse(raw.RemoteAddr(), reason, detail)
+			return nil
+		}
+		// A header from this peer is refused; reading it (for at most
+		// ProxyHeaderTimeout) happens while the slot is held.
+	} else {
+		lc.src = sourceOf(c.RemoteAddr()) // reads the PROXY header
+		if ok, reason, detail := s.lim.admitSource(lc, lc.src, s.now()); !ok {
+			s.refuse(c.RemoteAddr(), reason, detail)
+			return nil
+		}
 	}
 	s.count.connections.Add(1)
 	s.log.Info("connect", "remote", c.RemoteAddr().String())
@@ -183,13 +289,113 @@ func (s *Server) connCallback(ctx ssh.Context, c net.Conn) net.Conn {
 	return lc
 }
 
+// refuse counts and logs a connection refused by a limit.
+func (s *Server) refuse(remote net.Addr, reason, detail string) {
+	s.count.refused(reason)
+	s.log.Warn("connection refused", "remote", remote.String(), "limit", reason, "reason", detail)
+}
+
+// trustedProxy reports whether ip belongs to a trusted proxy.
+func (s *Server) trustedProxy(ip netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
 type limitedConnKey struct{}
+
+// connConfig is each connection's x/crypto configuration. The connection
+// counts as authenticated in VerifiedPublicKeyCallback, which x/crypto
+// calls once PublicKeyCallback accepted a key and the client proved it
+// holds it — with that key, just before it answers "authentication
+// succeeded" and NewServerConn returns. That is where the pre-auth slot
+// is freed and the connection enters the table, under the total and
+// per-key caps; an error there refuses the login. PublicKeyCallback
+// (publicKeyAuth) cannot be the hook: it also answers queries about keys
+// the client merely offers. Nor can anything after NewServerConn:
+// charm.land/ssh calls nothing of ours there until a channel opens, and
+// ssh -N opens none. A connection whose login still fails (the success
+// message cannot be sent) closes, which takes it out of the table.
+func (s *Server) connConfig(ctx ssh.Context) *gossh.ServerConfig {
+	cfg := serverConfig(s.cfg.MaxAuthTries)
+	lc, _ := ctx.Value(limitedConnKey{}).(*limitedConn)
+	if lc == nil {
+		return cfg
+	}
+	cfg.AuthLogCallback = func(_ gossh.ConnMetadata, method string, err error) {
+		if err != nil && method != "none" {
+			lc.attempt()
+		}
+	}
+	cfg.VerifiedPublicKeyCallback = func(conn gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions, _ string) (*gossh.Permissions, error) {
+		return perms, s.authenticated(lc, conn, key)
+	}
+	return cfg
+}
+
+// authenticated enters lc in the connection table, or refuses the login.
+func (s *Server) authenticated(lc *limitedConn, conn gossh.ConnMetadata, key gossh.PublicKey) error {
+	fp := gossh.FingerprintSHA256(key)
+	remote := conn.RemoteAddr().String()
+	id, err := s.keys.Authorize(key, conn.RemoteAddr(), time.Now())
+	if err != nil { // authorized_keys changed since the key was accepted
+		return err
+	}
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.closed {
+		return net.ErrClosed
+	}
+	a, reason := s.conns.add(lc, string(conn.SessionID()), ConnInfo{User: id.Name, Fingerprint: fp, Remote: remote, Since: s.now()})
+	if a == nil {
+		lc.limited = true
+		s.count.refused(reason)
+		detail := fmt.Sprintf("too many connections (%d)", s.cfg.MaxConnections)
+		if reason == RefusedConnectionsPerKey {
+			detail = fmt.Sprintf("too many connections for this key (%d)", s.cfg.MaxConnectionsPerKey)
+		}
+		s.log.Warn("login refused", "remote", remote, "user", id.Name, "fingerprint", fp, "limit", reason, "reason", detail)
+		return errors.New(detail)
+	}
+	lc.entry = a
+	s.lim.release(lc) // the client is no longer a stranger
+	return nil
+}
+
+// closeIdle closes a connection whose no-session grace ran out.
+func (s *Server) closeIdle(a *authConn) {
+	s.count.closedNoSession.Add(1)
+	s.log.Info("connection closed", "conn", a.info.ID, "remote", a.info.Remote, "user", a.info.User,
+		"reason", "no session for "+s.cfg.NoSessionGrace.String())
+	_ = a.lc.Close()
+}
+
+// Connections lists the authenticated connections open now, oldest first.
+func (s *Server) Connections() []ConnInfo { return s.conns.list() }
+
+// CloseConnection closes the authenticated connection with the given ID,
+// ending every session on it. It reports whether there was one.
+func (s *Server) CloseConnection(id string) bool {
+	a := s.conns.get(id)
+	if a == nil {
+		return false
+	}
+	s.log.Info("connection closed", "conn", id, "remote", a.info.Remote, "user", a.info.User, "reason", "closed by request")
+	_ = a.lc.Close()
+	return true
+}
 
 // publicKeyAuth only answers "may this key log in from here?". It runs for
 // every key a client offers, including keys it cannot sign for, so it
 // decides nothing about identity: the session handler looks the identity
 // up again from the key the client actually signed with.
 func (s *Server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
+	if lc, ok := ctx.Value(limitedConnKey{}).(*limitedConn); ok {
+		lc.attempt()
+	}
 	select {
 	case <-s.stopping:
 		s.count.authFailed(errShuttingDown)
@@ -263,7 +469,7 @@ func (s *Server) proxyListener(ln net.Listener) net.Listener {
 	trusted := s.cfg.TrustedProxies
 	return &proxyproto.Listener{
 		Listener:          ln,
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: s.cfg.ProxyHeaderTimeout,
 		ConnPolicy: func(o proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
 			ap, err := netip.ParseAddrPort(o.Upstream.String())
 			if err != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
 
 	"github.com/meshgate/meshgate/auth"
@@ -34,6 +35,17 @@ type counters struct {
 	refusedKey      atomic.Uint64 // the key's cap
 	refusedConn     atomic.Uint64 // the connection's cap
 	authFailures    [reasonCount]atomic.Uint64
+	refusedBy       sync.Map // refusal reason → *atomic.Uint64
+	closedNoSession atomic.Uint64
+}
+
+// refused counts a connection or login refused by a limit.
+func (c *counters) refused(reason string) {
+	if preAuthReason(reason) {
+		c.refusedPreAuth.Add(1)
+	}
+	n, _ := c.refusedBy.LoadOrStore(reason, new(atomic.Uint64))
+	n.(*atomic.Uint64).Add(1)
 }
 
 func (c *counters) authFailed(err error) {
@@ -63,6 +75,11 @@ type Stats struct {
 	RefusedPerConn  uint64            // sessions refused because their connection had its most open
 	AuthFailures    map[string]uint64 // failed key attempts by reason
 	Unauthenticated int               // connections still authenticating now
+	Authenticated   int               // authenticated connections open now
+	// Refused counts connections and logins refused by a connection limit,
+	// by reason (the Refused* constants; every reason is present).
+	Refused         map[string]uint64
+	ClosedNoSession uint64 // authenticated connections closed for having no session
 }
 
 // Stats returns the daemon's counters.
@@ -72,6 +89,14 @@ func (s *Server) Stats() Stats {
 		SessionsOpened: s.count.sessionsOpened.Load(), SessionsRefused: s.count.sessionsRefused.Load(),
 		RefusedPerKey: s.count.refusedKey.Load(), RefusedPerConn: s.count.refusedConn.Load(),
 		AuthFailures: make(map[string]uint64, reasonCount), Unauthenticated: s.lim.pending(),
+		Authenticated: s.conns.count(), Refused: make(map[string]uint64, len(refusalReasons)),
+		ClosedNoSession: s.count.closedNoSession.Load(),
+	}
+	for _, r := range refusalReasons {
+		st.Refused[r] = 0
+		if n, ok := s.count.refusedBy.Load(r); ok {
+			st.Refused[r] = n.(*atomic.Uint64).Load()
+		}
 	}
 	for i, r := range authReasons {
 		st.AuthFailures[r] = s.count.authFailures[i].Load()
