@@ -47,6 +47,13 @@ type Config struct {
 	AllowDial                []string      `yaml:"allow_dial"`
 	HandshakeTimeout         time.Duration `yaml:"handshake_timeout"`
 	MaxAuthTries             int           `yaml:"max_auth_tries"`
+	MaxStartups              string        `yaml:"max_startups"`
+	MaxStartupsPerSource     int           `yaml:"max_startups_per_source"`
+	PerSourcePenalty         time.Duration `yaml:"per_source_penalty"`
+	PerSourcePenaltyMax      time.Duration `yaml:"per_source_penalty_max"`
+	MaxConnections           int           `yaml:"max_connections"`
+	MaxConnectionsPerKey     int           `yaml:"max_connections_per_key"`
+	NoSessionGrace           time.Duration `yaml:"no_session_grace"`
 	ShutdownGrace            time.Duration `yaml:"shutdown_grace"`
 	LinkGrace                time.Duration `yaml:"link_grace"`
 	Heartbeat                time.Duration `yaml:"heartbeat"`
@@ -74,6 +81,11 @@ func Default() Config {
 		PacketLog:                500,
 		HandshakeTimeout:         20 * time.Second,
 		MaxAuthTries:             4,
+		MaxStartups:              "16:30:32",
+		MaxStartupsPerSource:     8,
+		PerSourcePenalty:         5 * time.Second,
+		PerSourcePenaltyMax:      10 * time.Minute,
+		NoSessionGrace:           30 * time.Second,
 		ShutdownGrace:            5 * time.Second,
 		LinkGrace:                30 * time.Second,
 		Heartbeat:                60 * time.Second,
@@ -163,13 +175,15 @@ const maxHeartbeat = 10 * time.Minute
 
 var durationKeys = map[string]bool{
 	"idle_timeout": true, "reap_interval": true, "handshake_timeout": true, "shutdown_grace": true,
-	"link_grace": true, "heartbeat": true,
+	"link_grace": true, "heartbeat": true, "per_source_penalty": true, "per_source_penalty_max": true,
+	"no_session_grace": true,
 }
 
 // capKeys are whole numbers that must be at least 1: a cap of 0 would let
 // nobody in.
 var capKeys = map[string]bool{
 	"max_sessions": true, "max_sessions_per_key": true, "max_sessions_per_connection": true,
+	"max_startups_per_source": true,
 }
 
 func checkValues(path string, n *yaml.Node) error {
@@ -293,6 +307,19 @@ func Settings() []Setting {
 		num("packet-log", "packets kept in each session's log", func(c *Config) *int { return &c.PacketLog }, 10, 100000),
 		dur("handshake-timeout", "time allowed for key exchange and authentication", func(c *Config) *time.Duration { return &c.HandshakeTimeout }),
 		num("max-auth-tries", "failed keys allowed per connection", func(c *Config) *int { return &c.MaxAuthTries }, 1, 20),
+		{"max-startups", "unauthenticated connections as sshd's MaxStartups START:RATE:FULL: from START on, new ones are dropped with a probability rising from RATE% to 100% at FULL (a single number N: FULL, no random drops)", func(c *Config, v string) error {
+			if _, _, _, err := parseStartups(v); err != nil {
+				return err
+			}
+			c.MaxStartups = v
+			return nil
+		}, func(c *Config) string { return c.MaxStartups }},
+		num("max-startups-per-source", "unauthenticated connections allowed from one address (an IPv6 /64) at once", func(c *Config) *int { return &c.MaxStartupsPerSource }, 1, 100000),
+		dur("per-source-penalty", "refuse an address that keeps failing to log in: each failure costs it this, doubling; refused past three times this (0: off)", func(c *Config) *time.Duration { return &c.PerSourcePenalty }),
+		dur("per-source-penalty-max", "the longest an address is refused for failed logins", func(c *Config) *time.Duration { return &c.PerSourcePenaltyMax }),
+		num("max-connections", "most authenticated SSH connections open at once (0: 64, or max-sessions if larger)", func(c *Config) *int { return &c.MaxConnections }, 0, 100000),
+		num("max-connections-per-key", "most authenticated SSH connections one key may have open (0: 8, or max-sessions-per-key if larger)", func(c *Config) *int { return &c.MaxConnectionsPerKey }, 0, 100000),
+		dur("no-session-grace", "close an authenticated connection that has had no session for this long (ssh -N, or all its sessions ended)", func(c *Config) *time.Duration { return &c.NoSessionGrace }),
 		dur("shutdown-grace", "how long sessions get to finish on shutdown", func(c *Config) *time.Duration { return &c.ShutdownGrace }),
 		dur("link-grace", "keep a radio connected this long after its last user leaves", func(c *Config) *time.Duration { return &c.LinkGrace }),
 		dur("heartbeat", "radio heartbeat interval; the radio drops clients silent for 15 minutes", func(c *Config) *time.Duration { return &c.Heartbeat }),
@@ -403,6 +430,21 @@ func (c *Config) Validate() error {
 	if c.MaxSessionsPerConnection < 1 {
 		return bad("max-sessions-per-connection must be at least 1")
 	}
+	if _, _, _, err := parseStartups(c.MaxStartups); err != nil {
+		return bad("max-startups: %v", err)
+	}
+	if c.MaxStartupsPerSource < 1 {
+		return bad("max-startups-per-source must be at least 1")
+	}
+	if c.MaxConnections < 0 || c.MaxConnectionsPerKey < 0 {
+		return bad("max-connections and max-connections-per-key must be 0 (automatic) or more")
+	}
+	if c.NoSessionGrace < time.Second {
+		return bad("no-session-grace %s is too short (at least 1s)", c.NoSessionGrace)
+	}
+	if c.PerSourcePenalty < 0 || (c.PerSourcePenalty > 0 && c.PerSourcePenaltyMax < c.PerSourcePenalty) {
+		return bad("per-source-penalty-max %s must be at least per-source-penalty %s", c.PerSourcePenaltyMax, c.PerSourcePenalty)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -433,6 +475,36 @@ func (c *Config) Validate() error {
 		return bad("no radios configured (use --radio NAME=ADDR, the config file, or --demo)")
 	}
 	return nil
+}
+
+// Startups parses MaxStartups into sshd's start, rate (percent) and full.
+func (c *Config) Startups() (begin, rate, full int, err error) {
+	return parseStartups(c.MaxStartups)
+}
+
+// parseStartups reads "START:RATE:FULL" or a single "FULL" (which means
+// no random drops: START is FULL).
+func parseStartups(v string) (begin, rate, full int, err error) {
+	bad := fmt.Errorf("want START:RATE:FULL such as 16:30:32, or a single number, got %q", v)
+	parts := strings.Split(v, ":")
+	nums := make([]int, len(parts))
+	for i, p := range parts {
+		if nums[i], err = strconv.Atoi(strings.TrimSpace(p)); err != nil {
+			return 0, 0, 0, bad
+		}
+	}
+	switch len(nums) {
+	case 1:
+		begin, rate, full = nums[0], 100, nums[0]
+	case 3:
+		begin, rate, full = nums[0], nums[1], nums[2]
+	default:
+		return 0, 0, 0, bad
+	}
+	if full < 1 || begin < 1 || begin > full || rate < 1 || rate > 100 {
+		return 0, 0, 0, fmt.Errorf("%q: want 1 <= START <= FULL and RATE 1-100", v)
+	}
+	return begin, rate, full, nil
 }
 
 // ProxyRanges parses TrustedProxies.

@@ -128,6 +128,62 @@ func TestSessionCaps(t *testing.T) {
 	}
 }
 
+// The connection limits' settings: sshd's MaxStartups syntax, the
+// per-source penalty, authenticated-connection caps and the no-session
+// grace, from file and environment.
+func TestConnectionLimitSettings(t *testing.T) {
+	c := Default()
+	c.Radios = []Radio{{Name: "base", Address: "sim://"}}
+	if b, r, f, err := c.Startups(); err != nil || b != 16 || r != 30 || f != 32 {
+		t.Fatalf("default startups %d:%d:%d %v", b, r, f, err)
+	}
+	if c.MaxStartupsPerSource != 8 || c.PerSourcePenalty != 5*time.Second || c.PerSourcePenaltyMax != 10*time.Minute ||
+		c.MaxConnections != 0 || c.MaxConnectionsPerKey != 0 || c.NoSessionGrace != 30*time.Second {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if err := c.LoadFile(write(t, "max_startups: \"10:50:20\"\nmax_connections_per_key: 3\nno_session_grace: 1m\nper_source_penalty: 0s\n")); err != nil {
+		t.Fatal(err)
+	}
+	if b, r, f, _ := c.Startups(); b != 10 || r != 50 || f != 20 || c.MaxConnectionsPerKey != 3 || c.NoSessionGrace != time.Minute || c.PerSourcePenalty != 0 {
+		t.Fatalf("file: %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("penalties off: %v", err)
+	}
+	if err := c.ApplyEnv([]string{"MESHGATE_MAX_STARTUPS=40", "MESHGATE_MAX_CONNECTIONS=100"}); err != nil {
+		t.Fatal(err)
+	}
+	if b, r, f, _ := c.Startups(); b != 40 || r != 100 || f != 40 || c.MaxConnections != 100 {
+		t.Fatalf("env: one number is FULL without random drops: %d:%d:%d", b, r, f)
+	}
+	for _, v := range []string{"", "16:30", "0:30:32", "20:30:10", "16:0:32", "16:101:32", "a:b:c"} {
+		c := Default()
+		c.Radios = []Radio{{Name: "base", Address: "sim://"}}
+		c.MaxStartups = v
+		if err := c.Validate(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "max-startups") {
+			t.Errorf("max-startups %q: %v", v, err)
+		}
+	}
+	for name, mutate := range map[string]func(*Config){
+		"short grace":     func(c *Config) { c.NoSessionGrace = 100 * time.Millisecond },
+		"max below base":  func(c *Config) { c.PerSourcePenaltyMax = time.Second },
+		"negative conns":  func(c *Config) { c.MaxConnections = -1 },
+		"no per source":   func(c *Config) { c.MaxStartupsPerSource = 0 },
+		"negative budget": func(c *Config) { c.PerSourcePenalty = -time.Second },
+	} {
+		c := Default()
+		c.Radios = []Radio{{Name: "base", Address: "sim://"}}
+		mutate(&c)
+		if err := c.Validate(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	d := Default()
+	if err := d.LoadFile(write(t, "max_startups_per_source: 0\n")); err == nil {
+		t.Error("a per-source cap of 0 in a file was accepted")
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		time.Hour: "1h", 5 * time.Minute: "5m", 90 * time.Second: "1m30s", 20 * time.Second: "20s",
@@ -139,7 +195,9 @@ func TestDefaults(t *testing.T) {
 	}
 	want := map[string]string{"listen": ":2222", "max-sessions": "10", "max-sessions-per-key": "5",
 		"max-sessions-per-connection": "10", "idle-timeout": "1h", "reap-interval": "5m", "demo": "",
-		"host-key": "", "allow-dial": "", "radio": "", "metrics-listen": "", "log-level": "info"}
+		"host-key": "", "allow-dial": "", "radio": "", "metrics-listen": "", "log-level": "info",
+		"max-startups": "16:30:32", "max-startups-per-source": "8", "per-source-penalty": "5s",
+		"per-source-penalty-max": "10m", "max-connections": "0", "max-connections-per-key": "0", "no-session-grace": "30s"}
 	for _, s := range Settings() {
 		if w, ok := want[s.Name]; ok && s.Default() != w {
 			t.Errorf("--%s default %q, want %q", s.Name, s.Default(), w)

@@ -138,10 +138,23 @@ func New(cfg *config.Config, o Options) (g *Gateway, err error) {
 		IdleTimeout: cfg.IdleTimeout, ReapInterval: cfg.ReapInterval, PacketLog: cfg.PacketLog, Logger: logger,
 	})
 	g.core = backend.New(backend.Deps{Radios: g.reg, Sessions: g.mgr, Store: g.db, Automation: g.auto, Logger: logger})
+	var begin, rate, full int // zero: the server's defaults
+	if cfg.MaxStartups != "" {
+		if begin, rate, full, err = cfg.Startups(); err != nil {
+			return g, fmt.Errorf("%w: max-startups: %w", config.ErrInvalid, err)
+		}
+	}
+	penalty := cfg.PerSourcePenalty
+	if penalty == 0 {
+		penalty = -1 // off
+	}
 	g.srv, err = server.New(server.Config{
 		HostKey: hostKey, Version: o.Version, HandshakeTimeout: cfg.HandshakeTimeout, MaxAuthTries: cfg.MaxAuthTries,
 		MaxSessionsPerConn: cfg.MaxSessionsPerConnection,
-		ShutdownGrace:      cfg.ShutdownGrace, Demo: cfg.Demo, TrustedProxies: proxies, Backend: g.core,
+		MaxUnauthenticated: full, StartupsBegin: begin, StartupsRate: rate, MaxUnauthPerSource: cfg.MaxStartupsPerSource,
+		PenaltyBase: penalty, PenaltyMax: cfg.PerSourcePenaltyMax,
+		MaxConnections: cfg.MaxConnections, MaxConnectionsPerKey: cfg.MaxConnectionsPerKey, NoSessionGrace: cfg.NoSessionGrace,
+		ShutdownGrace: cfg.ShutdownGrace, Demo: cfg.Demo, TrustedProxies: proxies, Backend: g.core,
 	}, g.keys, g.mgr, g.reg, logger)
 	if err != nil {
 		return g, err
