@@ -135,7 +135,7 @@ func TestConnectionWithoutSessionClosedAfterGrace(t *testing.T) {
 	goroutineBaseline(t)
 	u := newUser(t, "u", "")
 	g := startGateway(t, gwOptions{users: []*user{u}, traffic: 50 * time.Millisecond,
-		server: Config{NoSessionGrace: time.Second}})
+		server: Config{NoSessionGrace: 2 * time.Second}})
 	idle, err := g.dial(t, u)
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +182,7 @@ func TestConnectionWithoutSessionClosedAfterGrace(t *testing.T) {
 	if st := g.srv.Stats(); st.ClosedNoSession != 2 || st.Authenticated != 0 {
 		t.Fatalf("stats: %+v", st)
 	}
-	if !strings.Contains(g.logs.String(), "reason=\"no session for 1s\"") {
+	if !strings.Contains(g.logs.String(), "reason=\"no session for 2s\"") {
 		t.Fatal("the log does not say why the connections were closed")
 	}
 	// A session that opens in time keeps the connection: run one at once.
@@ -211,9 +211,16 @@ func TestConnectionsPerKeyCapped(t *testing.T) {
 		held = append(held, c)
 	}
 	for range 4 { // more than it takes to earn a penalty, were these failures
-		if c, err := g.dial(t, u); err == nil {
+		var banner string
+		c, err := gossh.Dial("tcp", g.addr, &gossh.ClientConfig{User: "mesh",
+			Auth: []gossh.AuthMethod{gossh.PublicKeys(u.signer)}, HostKeyCallback: gossh.InsecureIgnoreHostKey(),
+			BannerCallback: func(m string) error { banner += m; return nil }, Timeout: 5 * time.Second})
+		if err == nil {
 			c.Close()
 			t.Fatal("a fourth connection of one key got in")
+		}
+		if banner != "meshgate: too many connections for this key (3); close one and try again\r\n" {
+			t.Fatalf("the client was not told why: %q", banner)
 		}
 	}
 	if !strings.Contains(g.logs.String(), `limit=connections_per_key reason="too many connections for this key (3)"`) {

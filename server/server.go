@@ -358,7 +358,9 @@ func (s *Server) authenticated(lc *limitedConn, conn gossh.ConnMetadata, key gos
 			detail = fmt.Sprintf("too many connections for this key (%d)", s.cfg.MaxConnectionsPerKey)
 		}
 		s.log.Warn("login refused", "remote", remote, "user", id.Name, "fingerprint", fp, "limit", reason, "reason", detail)
-		return errors.New(detail)
+		// The banner tells the client why (ssh prints it) before the
+		// usual "permission denied".
+		return &gossh.BannerError{Err: errors.New(detail), Message: "meshgate: " + detail + "; close one and try again\r\n"}
 	}
 	lc.entry = a
 	s.lim.release(lc) // the client is no longer a stranger
