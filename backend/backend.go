@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/meshgate/meshgate/auth"
@@ -68,6 +69,9 @@ type Backend struct {
 	wait     time.Duration
 
 	requests pacer // spaces position/telemetry/nodeinfo requests per radio
+	// conns lists and closes SSH connections (the server, set once it
+	// exists; see SetConnections).
+	conns atomic.Pointer[ConnectionSource]
 }
 
 // New builds the core from its dependencies.

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -116,6 +117,52 @@ func (r *runner) sessionsCmd() *cobra.Command {
 			return nil
 		}),
 	}, backend.OpSessions)
+}
+
+func (r *runner) connectionsCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "connections",
+		Short: "every SSH connection on the gateway, with its sessions",
+		Args:  subcommands,
+		RunE: r.run(func(*cobra.Command, []string) error {
+			list, err := r.env.Backend.Connections(r.c())
+			if err != nil {
+				return err
+			}
+			if r.json {
+				return r.writeJSON(list)
+			}
+			now := r.env.Now()
+			t := newTable(r.env.Out, "ID", "USER", "FROM", "SINCE", "SESSIONS")
+			for _, c := range list {
+				t.row(c.ID, format.Clean(c.User), c.RemoteAddr, format.Age(now, c.Since), strconv.Itoa(c.Sessions))
+			}
+			t.flush()
+			r.printf("%s\n", format.Count(len(list), "connection"))
+			return nil
+		}),
+	}
+	var reason string
+	closeCmd := &cobra.Command{
+		Use:   "close CONNECTION_ID [--reason TEXT]",
+		Short: "close a connection and every session on it",
+		Args:  exactArgs(1, "a connection id (see: connections)"),
+		RunE: r.run(func(_ *cobra.Command, args []string) error {
+			res, err := r.env.Backend.CloseConnection(r.c(), args[0], reason)
+			if err != nil {
+				return err
+			}
+			if r.json {
+				return r.writeJSON(res)
+			}
+			r.printf("connection %s of %s closed (%s)\n", res.Connection, format.Clean(res.User),
+				format.Count(res.Sessions, "session"))
+			return nil
+		}),
+	}
+	closeCmd.Flags().StringVar(&reason, "reason", "", "recorded in the audit log")
+	c.AddCommand(withOp(closeCmd, backend.OpKick))
+	return withOp(c, backend.OpSessions)
 }
 
 func (r *runner) kickCmd() *cobra.Command {

@@ -35,7 +35,7 @@ func (r *runner) tree() *cobra.Command {
 		r.sendCmd(), r.tracerouteCmd(), r.sweepCmd(), r.requestCmd(),
 		r.rulesCmd(), r.filtersCmd(), r.beaconCmd(),
 		r.rebootCmd(), r.shutdownCmd(), r.factoryResetCmd(), r.nodedbResetCmd(),
-		r.sessionsCmd(), r.kickCmd(), r.auditCmd(),
+		r.sessionsCmd(), r.connectionsCmd(), r.kickCmd(), r.auditCmd(),
 	} {
 		root.AddCommand(c)
 	}

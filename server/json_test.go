@@ -168,6 +168,29 @@ func TestJSONSchema(t *testing.T) {
 		t.Errorf("kicked session: exit %d, want %d", code, command.ExitEnded)
 	}
 
+	// A connection that holds no session (ssh -N): listed, then closed.
+	idle, err := g.dial(t, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	var connID string
+	eventually(t, 10*time.Second, "the idle connection", func() bool {
+		var list []map[string]any
+		r := g.run(t, admin, "connections --json")
+		_ = json.Unmarshal([]byte(r.stdout), &list)
+		for _, c := range list {
+			if c["user"] == "otto" && c["sessions"] == float64(0) {
+				connID = c["id"].(string)
+				j.record("connections", "connections --json", r.stdout, false)
+				return true
+			}
+		}
+		return false
+	})
+	j.doc1(admin, "connections.close", "connections close "+connID+" --reason 'stale tunnel' --json")
+	_ = idle.Wait() // returns once the gateway has closed it
+
 	// Admin actions, on the second radio (each reboots it, so retry
 	// while it comes back).
 	j.retry(admin, "config.set", "config set -r field lora.hop_limit 5 device.role CLIENT_MUTE --json")

@@ -247,6 +247,8 @@ func New(cfg Config, keys Authorizer, mgr *sessions.Manager, radios *radio.Regis
 	// Forwarding callbacks stay nil, which refuses all port forwarding;
 	// agent and X11 requests are refused by the session handler.
 	s.srv = srv
+	// The core lists and closes connections through the server.
+	core.SetConnections(s)
 	return s, nil
 }
 
