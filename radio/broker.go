@@ -110,6 +110,12 @@ type Config struct {
 	BeaconCheck time.Duration
 	Logger      *slog.Logger
 	Now         func() time.Time
+
+	// Unused, when set, is called from Run once nobody has needed the
+	// radio for Grace with its link down, and again every Grace while
+	// that lasts. The registry sets it for ad-hoc radios, to drop them by
+	// ending Run's context (see Registry.Adhoc).
+	Unused func()
 }
 
 func (c *Config) fill() {
@@ -332,10 +338,12 @@ func (b *Broker) Run(ctx context.Context) {
 	defer b.setState(Stopped, nil, time.Time{})
 
 	policy := newLinkPolicy(&b.cfg)
+	var idle time.Duration // how long nobody has needed the radio already
 	for {
-		if !b.waitWanted(ctx) {
+		if !b.waitWanted(ctx, idle) {
 			return
 		}
+		idle = 0
 		b.setState(Connecting, nil, time.Time{})
 		c, kind, err := b.connect(ctx)
 		if ctx.Err() != nil {
@@ -352,6 +360,7 @@ func (b *Broker) Run(ctx context.Context) {
 			if err == nil { // closed on purpose: nobody needs it
 				policy.closedOnPurpose(up)
 				b.setState(Idle, nil, time.Time{})
+				idle = b.cfg.Grace // serve waited that long with nobody
 				continue
 			}
 			if ctx.Err() != nil {
@@ -437,20 +446,36 @@ func (b *Broker) runCtx() context.Context {
 
 // waitWanted blocks until somebody (or an enabled rule or beacon) needs
 // the radio. Rules change in the store without waking us, so with
-// automation the question is asked again every few seconds.
-func (b *Broker) waitWanted(ctx context.Context) bool {
+// automation the question is asked again every few seconds. With
+// cfg.Unused set, it reports the radio unused once nobody has needed it
+// for Grace, counting idle (how long nobody had needed it already); a
+// subscriber coming and going starts the count again.
+func (b *Broker) waitWanted(ctx context.Context, idle time.Duration) bool {
 	var poll <-chan time.Time
 	if b.cfg.Automation != nil {
 		t := time.NewTicker(5 * time.Second)
 		defer t.Stop()
 		poll = t.C
 	}
+	var unused *time.Timer
+	var unusedC <-chan time.Time
+	if b.cfg.Unused != nil {
+		unused = time.NewTimer(max(b.cfg.Grace-idle, 0))
+		defer unused.Stop()
+		unusedC = unused.C
+	}
 	for !b.wanted() {
 		select {
 		case <-ctx.Done():
 			return false
 		case <-b.wake:
+			if unused != nil {
+				unused.Reset(b.cfg.Grace)
+			}
 		case <-poll:
+		case <-unusedC:
+			b.cfg.Unused() // may end ctx
+			unused.Reset(b.cfg.Grace)
 		}
 	}
 	return ctx.Err() == nil
