@@ -17,11 +17,12 @@ import (
 // else reaches it by its name without passing the dial check themselves,
 // and a key limited to some radios cannot dial others.
 func TestAdhocRadioNeedsTheDialCheck(t *testing.T) {
-	_, addr := simtest.Start(t, simtest.Fast(5, 4))
+	_, base := simtest.Start(t, simtest.Fast(5, 4))
+	_, addr := simtest.Start(t, simtest.Fast(6, 4))
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := radio.NewRegistry(ctx, radio.Config{Grace: 100 * time.Millisecond}, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
 	t.Cleanup(func() { cancel(); reg.Wait() })
-	if _, err := reg.Add("base", addr); err != nil {
+	if _, err := reg.Add("base", base); err != nil {
 		t.Fatal(err)
 	}
 	b := New(Deps{Radios: reg, Sessions: sessions.NewManager(sessions.Config{})})
