@@ -2,12 +2,16 @@ package backend
 
 import (
 	"context"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	"github.com/meshgate/meshgate/filter"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/responder"
+	"github.com/meshgate/meshgate/store"
 )
 
 // Filter is a message filter: a user's own (scope user: changes only
@@ -115,13 +119,136 @@ func (b *Backend) AddFilter(ctx context.Context, c Caller, s FilterSpec) (Filter
 	if err := f.Validate(); err != nil {
 		return Filter{}, invalid("%s", trimPkg(err))
 	}
+	addMu.Lock() // the count and the insert as one, so concurrent adds cannot pass a limit together
+	defer addMu.Unlock()
 	dctx, cancel := dbctx(ctx)
 	defer cancel()
+	all, err := db.Filters(dctx)
+	if err != nil {
+		return Filter{}, failed(err)
+	}
+	if err := filterRoom(all, f); err != nil {
+		return Filter{}, err
+	}
 	saved, err := db.AddFilter(dctx, actor(c), f)
 	if err != nil {
 		return Filter{}, failed(err)
 	}
 	return filterOf(saved), nil
+}
+
+// Limits on filters, checked when one is added: what a user's views and a
+// radio's traffic are filtered through is bounded (see filter.MaxPersonal
+// for how they were chosen). Disabled filters count too: enabling one
+// must not go past a limit.
+const (
+	// MaxPersonalFilters is how many personal filters one user may have,
+	// over all radios.
+	MaxPersonalFilters = filter.MaxPersonal
+	// MaxRadioFilters is how many radio-wide filters one radio may have.
+	MaxRadioFilters = filter.MaxRadioWide
+)
+
+// addMu makes each add's count and insert one step (adds are rare).
+var addMu sync.Mutex
+
+// filterRoom refuses f when its owner (personal) or its radio (radio-wide)
+// already has as many filters as allowed.
+func filterRoom(all []filter.Filter, f filter.Filter) error {
+	n := 0
+	for _, g := range all {
+		if g.Scope == f.Scope && (f.Scope == filter.ScopeUser && g.Owner == f.Owner || f.Scope == filter.ScopeRadio && g.Radio == f.Radio) {
+			n++
+		}
+	}
+	switch {
+	case f.Scope == filter.ScopeUser && n >= MaxPersonalFilters:
+		return invalid("at most %d personal filters; remove one first (filters rm ID)", MaxPersonalFilters)
+	case f.Scope == filter.ScopeRadio && n >= MaxRadioFilters:
+		return invalid("at most %d radio-wide filters on %s; remove one first (filters rm ID)", MaxRadioFilters, f.Radio)
+	}
+	return nil
+}
+
+// A store's filters are compiled once per change and every view takes its
+// Set from there: a view compiles nothing, and concurrent views after a
+// change wait for one compilation rather than each doing its own. The
+// cache belongs to the store (its Revision says when the filters change)
+// and goes when the store does.
+type filterCache struct {
+	mu    sync.Mutex
+	rev   uint64
+	ready bool
+	index *filter.Index
+	sets  map[setKey]*filter.Set // cheap to rebuild from index; cleared when full
+	// builds counts compilations of the index, for tests.
+	builds int
+}
+
+type setKey struct {
+	radio, fingerprint string
+	nodesOnly          bool
+}
+
+// maxCachedSets bounds a filterCache's sets (one per user and radio
+// viewed); past it they are dropped and taken from the index again.
+const maxCachedSets = 4096
+
+var filterCaches sync.Map // weak.Pointer[store.Store] -> *filterCache
+
+// filters is the cache of b's store; b.store is not nil.
+func (b *Backend) filters() *filterCache {
+	k := weak.Make(b.store)
+	if v, ok := filterCaches.Load(k); ok {
+		return v.(*filterCache)
+	}
+	v, loaded := filterCaches.LoadOrStore(k, &filterCache{})
+	if !loaded {
+		runtime.AddCleanup(b.store, func(k weak.Pointer[store.Store]) { filterCaches.Delete(k) }, k)
+	}
+	return v.(*filterCache)
+}
+
+// personalSet is the caller's own filter set for a radio, node filters
+// alone when nodesOnly, from the store's compiled filters (empty without a
+// database or when it cannot be read).
+func (b *Backend) personalSet(ctx context.Context, c Caller, radioName string, nodesOnly bool) *filter.Set {
+	if b.store == nil {
+		return &filter.Set{}
+	}
+	fc := b.filters()
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if rev := b.store.Revision(); !fc.ready || fc.rev != rev {
+		dctx, cancel := dbctx(ctx)
+		defer cancel()
+		all, err := b.store.Filters(dctx)
+		if err != nil {
+			return &filter.Set{}
+		}
+		idx, err := filter.NewIndex(all)
+		if err != nil {
+			// Invalid filters, or filters over a limit saved before it
+			// existed: left out of every view, reported once per change.
+			b.log.Warn("filters left out", "err", err)
+		}
+		fc.index, fc.rev, fc.ready, fc.sets = idx, rev, true, map[setKey]*filter.Set{}
+		fc.builds++
+	}
+	k := setKey{radio: radioName, fingerprint: c.Fingerprint, nodesOnly: nodesOnly}
+	if s, ok := fc.sets[k]; ok {
+		return s
+	}
+	var keep func(filter.Filter) bool
+	if nodesOnly {
+		keep = func(f filter.Filter) bool { return f.Kind == filter.KindNode }
+	}
+	s := fc.index.Personal(radioName, c.Fingerprint, keep)
+	if len(fc.sets) >= maxCachedSets {
+		clear(fc.sets)
+	}
+	fc.sets[k] = s
+	return s
 }
 
 // filterFor loads a filter the caller may change: their own, or (admins)

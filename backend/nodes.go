@@ -130,7 +130,7 @@ func (b *Backend) Nodes(ctx context.Context, c Caller, q NodesQuery) (NodeList, 
 	}
 	defer release()
 	v := br.View()
-	personal := b.personalFilters(ctx, c, br.Name(), func(f filter.Filter) bool { return f.Kind == filter.KindNode })
+	personal := b.personalSet(ctx, c, br.Name(), true)
 	list := NodeList{Radio: br.Name(), Nodes: []Node{}}
 	var nodes []*meshtastic.Node
 	for _, n := range v.Nodes {
@@ -265,27 +265,21 @@ func nodeLabel(v *radio.View, num uint32) string {
 }
 
 // personalFilters is the caller's own filter set for a radio (empty
-// without a database); keep, when set, narrows it.
+// without a database); keep, when set, narrows it. The set comes from the
+// store's filters compiled once per change (see filterCache): a view
+// compiles nothing.
 func (b *Backend) personalFilters(ctx context.Context, c Caller, radioName string, keep func(filter.Filter) bool) *filter.Set {
-	empty, _ := filter.NewSet(nil)
+	if keep == nil {
+		return b.personalSet(ctx, c, radioName, false)
+	}
 	if b.store == nil {
-		return empty
+		return &filter.Set{}
 	}
-	dctx, cancel := dbctx(ctx)
-	defer cancel()
-	all, err := b.store.Filters(dctx)
-	if err != nil {
-		return empty
-	}
-	mine := filter.Personal(all, radioName, c.Fingerprint)
-	if keep != nil {
-		mine = slices.DeleteFunc(mine, func(f filter.Filter) bool { return !keep(f) })
-	}
-	set, err := filter.NewSet(mine)
-	if err != nil {
-		b.log.Warn("invalid personal filters ignored", "user", c.Name, "err", err)
-	}
-	return set
+	b.personalSet(ctx, c, radioName, false) // brings the compiled filters up to date
+	fc := b.filters()
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	return fc.index.Personal(radioName, c.Fingerprint, keep)
 }
 
 // PersonalFilters is the caller's own filter set for a radio, for a front

@@ -129,6 +129,35 @@ func (b *Backend) ruleFromSpec(s RuleSpec, r *responder.Rule) error {
 	return nil
 }
 
+// Limits on rules, checked when one is added: every text a radio hears
+// goes through its rules (see responder.MaxRulesPerRadio for how they were
+// chosen). Disabled rules count too: enabling one must not go past a
+// limit.
+const (
+	// MaxRulesPerRadio is how many rules one radio may have, all owners'.
+	MaxRulesPerRadio = responder.MaxRulesPerRadio
+	// MaxRulesPerOwner is how many rules of one owner one radio may have.
+	MaxRulesPerOwner = responder.MaxRulesPerOwner
+)
+
+// ruleRoom refuses r when its radio, or its owner on that radio, already
+// has as many rules as allowed; existing are the radio's rules.
+func ruleRoom(existing []responder.Rule, r responder.Rule) error {
+	mine := 0
+	for _, e := range existing {
+		if e.Owner == r.Owner {
+			mine++
+		}
+	}
+	switch {
+	case len(existing) >= MaxRulesPerRadio:
+		return invalid("at most %d rules on %s; remove one first (rules rm ID)", MaxRulesPerRadio, r.Radio)
+	case mine >= MaxRulesPerOwner:
+		return invalid("at most %d rules of yours on %s; remove one first (rules rm ID)", MaxRulesPerOwner, r.Radio)
+	}
+	return nil
+}
+
 // MinRuleCooldown is the least time between two replies of one rule: a
 // rule answering every message floods a shared channel.
 const MinRuleCooldown = responder.MinCooldown
@@ -197,8 +226,17 @@ func (b *Backend) AddRule(ctx context.Context, c Caller, s RuleSpec) (Rule, erro
 	if err := b.ruleFromSpec(s, &r); err != nil {
 		return Rule{}, err
 	}
+	addMu.Lock() // the count and the insert as one, so concurrent adds cannot pass a limit together
+	defer addMu.Unlock()
 	dctx, cancel := dbctx(ctx)
 	defer cancel()
+	existing, err := db.Rules(dctx, r.Radio)
+	if err != nil {
+		return Rule{}, failed(err)
+	}
+	if err := ruleRoom(existing, r); err != nil {
+		return Rule{}, err
+	}
 	saved, err := db.AddRule(dctx, actor(c), r)
 	if err != nil {
 		return Rule{}, failed(err)

@@ -103,8 +103,8 @@ type Filter struct {
 	Enabled bool   `json:"enabled"`
 }
 
-// Validate reports the first problem with f, wrapping ErrInvalid.
-func (f *Filter) Validate() error {
+// check validates what is not the value.
+func (f *Filter) check() error {
 	switch {
 	case int(f.Scope) >= len(scopeNames):
 		return fmt.Errorf("%w: scope %d out of range", ErrInvalid, f.Scope)
@@ -117,14 +117,29 @@ func (f *Filter) Validate() error {
 	case f.Scope == ScopeRadio && strings.TrimSpace(f.Radio) == "":
 		return fmt.Errorf("%w: a radio-wide filter must name its radio", ErrInvalid)
 	}
-	_, err := compile(*f)
+	return nil
+}
+
+// Validate reports the first problem with f, wrapping ErrInvalid. A
+// regex filter's pattern must compile within MaxRegexInsts and
+// MaxRegexRanges (see CompileRegex).
+func (f *Filter) Validate() error {
+	_, err := compileChecked(*f)
 	return err
+}
+
+// compileChecked validates f and compiles it, once.
+func compileChecked(f Filter) (compiled, error) {
+	if err := f.check(); err != nil {
+		return compiled{}, err
+	}
+	return compile(f, true)
 }
 
 // String describes the filter in a few words: "block node !a1b2c3d4".
 func (f Filter) String() string {
 	v := f.Value
-	if c, err := compile(f); err == nil {
+	if c, err := compile(f, false); err == nil {
 		v = c.shown
 	}
 	return fmt.Sprintf("%s %s %s", f.Mode, f.Kind, v)
@@ -141,7 +156,9 @@ type compiled struct {
 	reason string         // "blocked by #12: node !a1b2c3d4"
 }
 
-func compile(f Filter) (compiled, error) {
+// compile parses f's value; withRegex also compiles a regex filter's
+// pattern (String only needs its canonical form).
+func compile(f Filter, withRegex bool) (compiled, error) {
 	c := compiled{id: f.ID, kind: f.Kind}
 	v := strings.TrimSpace(f.Value)
 	if v == "" {
@@ -183,9 +200,12 @@ func compile(f Filter) (compiled, error) {
 			c.lower = strings.ToLower(f.Value)
 			break
 		}
-		re, err := regexp.Compile("(?i)" + f.Value)
+		if !withRegex {
+			break
+		}
+		re, err := CompileRegex(f.Value)
 		if err != nil {
-			return c, fmt.Errorf("%w: not a valid regular expression: %w", ErrInvalid, err)
+			return c, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		c.re = re
 	default:

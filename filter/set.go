@@ -61,33 +61,127 @@ func groupOf(k Kind) int {
 	return groupText
 }
 
-// NewSet compiles the enabled filters of fs. An invalid filter is left out
-// (a filter that cannot be understood must not hide traffic) and reported
-// in the error, which joins one error per bad filter; the Set is usable
-// either way.
-func NewSet(fs []Filter) (*Set, error) {
-	s := &Set{}
+// Limits on the filters in force. Every view a user asks for applies their
+// personal filters to each message it lists, and every packet a radio
+// hears goes through its radio-wide filters, so their number multiplies
+// what each costs (see MaxRegexInsts). Personal filters are for muting a
+// few noisy nodes, ports or words in one's own views: 20 is plenty, and
+// 20 patterns at their size limit cost a few megabytes at most. Radio-wide
+// filters are the admins' list for a whole radio: 50.
+//
+// The core refuses a filter over these limits. Filters saved before the
+// limits existed still load: NewIndex and NewSet keep the enabled filters
+// with the lowest IDs up to the limit (per owner for personal filters,
+// per radio for radio-wide ones) and leave out the rest, reporting each
+// in their error for the caller to log, so old data neither breaks
+// anything nor costs more than the limit allows.
+const (
+	MaxPersonal  = 20 // personal filters of one user, over all radios
+	MaxRadioWide = 50 // radio-wide filters of one radio
+)
+
+// entry is a filter in force, compiled.
+type entry struct {
+	f Filter
+	c compiled
+}
+
+// Index is a list of filters compiled once, from which the Sets of every
+// audience are taken without compiling anything again: build it when the
+// filters change (the store's revision says when) and keep it until they
+// change again. It is immutable and safe for concurrent use.
+type Index struct {
+	entries []entry // enabled, valid and within the limits, by ID
+}
+
+// NewIndex compiles the enabled filters of fs, within MaxPersonal and
+// MaxRadioWide. A filter that is invalid or over a limit is left out (a
+// filter that cannot be understood must not hide traffic) and reported in
+// the error, which joins one error per filter left out; the Index is
+// usable either way.
+func NewIndex(fs []Filter) (*Index, error) {
+	x := &Index{}
 	var errs []error
 	sorted := slices.Clone(fs)
 	slices.SortStableFunc(sorted, func(a, b Filter) int { return cmp.Compare(a.ID, b.ID) })
+	perOwner, perRadio := map[string]int{}, map[string]int{}
 	for _, f := range sorted {
 		if !f.Enabled {
 			continue
 		}
-		if err := f.Validate(); err != nil {
+		switch {
+		case f.Scope == ScopeUser && perOwner[f.Owner] >= MaxPersonal:
+			errs = append(errs, fmt.Errorf("filter #%d left out: its owner has more than %d personal filters", f.ID, MaxPersonal))
+			continue
+		case f.Scope == ScopeRadio && perRadio[f.Radio] >= MaxRadioWide:
+			errs = append(errs, fmt.Errorf("filter #%d left out: radio %s has more than %d radio-wide filters", f.ID, f.Radio, MaxRadioWide))
+			continue
+		case f.Scope == ScopeUser:
+			perOwner[f.Owner]++
+		case f.Scope == ScopeRadio:
+			perRadio[f.Radio]++
+		}
+		c, err := compileChecked(f)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("filter #%d left out: %w", f.ID, err))
 			continue
 		}
-		c, _ := compile(f)
-		if f.Mode == Block {
-			s.blocks = append(s.blocks, c)
+		x.entries = append(x.entries, entry{f: f, c: c})
+	}
+	return x, errors.Join(errs...)
+}
+
+// Len is the number of filters in force in the index.
+func (x *Index) Len() int {
+	if x == nil {
+		return 0
+	}
+	return len(x.entries)
+}
+
+// Personal is the Set of the user filters that fingerprint owns for
+// radio, including those for every radio (see the function Personal);
+// keep, when set, narrows it.
+func (x *Index) Personal(radio, fingerprint string, keep func(Filter) bool) *Set {
+	return x.set(func(f *Filter) bool {
+		return f.Scope == ScopeUser && f.Owner == fingerprint && (f.Radio == "" || f.Radio == radio) && (keep == nil || keep(*f))
+	})
+}
+
+// RadioWide is the Set of radio's radio-wide filters.
+func (x *Index) RadioWide(radio string) *Set {
+	return x.set(func(f *Filter) bool { return f.Scope == ScopeRadio && f.Radio == radio })
+}
+
+// set gathers the entries keep picks (all when nil) into a Set.
+func (x *Index) set(keep func(*Filter) bool) *Set {
+	s := &Set{}
+	if x == nil {
+		return s
+	}
+	for i := range x.entries {
+		e := &x.entries[i]
+		if keep != nil && !keep(&e.f) {
+			continue
+		}
+		if e.f.Mode == Block {
+			s.blocks = append(s.blocks, e.c)
 		} else {
-			g := groupOf(f.Kind)
-			s.allows[g] = append(s.allows[g], c)
+			g := groupOf(e.f.Kind)
+			s.allows[g] = append(s.allows[g], e.c)
 		}
 		s.n++
 	}
-	return s, errors.Join(errs...)
+	return s
+}
+
+// NewSet compiles the enabled filters of fs, once each, as NewIndex does
+// (with its limits, counted over fs), and returns them all as one Set.
+// The error reports each filter left out; the Set is usable either way.
+// To take several audiences' Sets from one list, build an Index.
+func NewSet(fs []Filter) (*Set, error) {
+	x, err := NewIndex(fs)
+	return x.set(nil), err
 }
 
 // Len is the number of filters in force.

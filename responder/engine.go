@@ -2,6 +2,8 @@ package responder
 
 import (
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -41,6 +43,10 @@ type Config struct {
 	// rules. Defaults DefaultBudget and DefaultBudgetWindow.
 	Budget       int
 	BudgetWindow time.Duration
+	// Logger hears about rules that never fire: invalid ones and those
+	// over MaxRulesPerRadio, once each time a radio's rules change.
+	// Default slog.Default().
+	Logger *slog.Logger
 }
 
 // Reply budget defaults: 10 automatic replies per 10 minutes per radio.
@@ -75,6 +81,9 @@ func (c *Config) fill() {
 	}
 	if c.BudgetWindow <= 0 {
 		c.BudgetWindow = DefaultBudgetWindow
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 }
 
@@ -143,9 +152,15 @@ type Decision struct {
 
 // Engine decides replies. It remembers the packets it has seen, the
 // cooldowns and the loop guard's counts; the rules themselves are passed
-// to each Decide, so edits take effect at once and the engine holds no
-// copy to keep in sync. One Engine may serve several radios: everything it
-// remembers is keyed by radio. It is safe for concurrent use.
+// to each Decide, so edits take effect at once. The engine prepares each
+// radio's rules (validates them, compiles their triggers, applies
+// MaxRulesPerRadio) when they change, that is when the rules Decide gets
+// differ from the last ones, and reuses that for every message until the
+// next change: a message costs no compilation, and what the engine keeps
+// is one prepared copy of each radio's current rules, however many
+// messages or changes go by. One Engine may serve several radios:
+// everything it remembers is keyed by radio. It is safe for concurrent
+// use.
 type Engine struct {
 	cfg Config
 
@@ -156,8 +171,8 @@ type Engine struct {
 	ruleUntil   map[int64]time.Time      // rule -> end of its cooldown
 	senderUntil map[ruleSender]time.Time // (rule, sender) -> end of its cooldown
 	senders     map[senderKey]*loopState
-	regexes     map[string]*regexp.Regexp // nil value: pattern does not compile
-	budgets     map[string]*budget        // radio -> its reply budget
+	prepared    map[string]*radioRules // radio -> its rules as last prepared
+	budgets     map[string]*budget     // radio -> its reply budget
 	nextSweep   time.Time
 }
 
@@ -192,10 +207,6 @@ type loopState struct {
 	mutedUntil time.Time
 }
 
-// maxRegexes bounds the compiled-trigger cache; it is cleared when full
-// (rules are few, so this only matters if triggers churn).
-const maxRegexes = 256
-
 // NewEngine returns an engine with cfg's settings.
 func NewEngine(cfg Config) *Engine {
 	cfg.fill()
@@ -205,7 +216,7 @@ func NewEngine(cfg Config) *Engine {
 		ruleUntil:   make(map[int64]time.Time),
 		senderUntil: make(map[ruleSender]time.Time),
 		senders:     make(map[senderKey]*loopState),
-		regexes:     make(map[string]*regexp.Regexp),
+		prepared:    make(map[string]*radioRules),
 		budgets:     make(map[string]*budget),
 	}
 }
@@ -399,51 +410,139 @@ func (e *Engine) Unmute(radio string, node uint32) {
 // match returns the rules that may answer in, sorted by ID.
 func (e *Engine) match(in *Incoming, rules []Rule, now time.Time) []*Rule {
 	var out []*Rule
+	for _, p := range e.rulesOf(in.Radio, rules) {
+		r := &p.rule
+		if r.Active(now) && r.accepts(in) && matchText(r.Match, r.Trigger, in.Text, p.re) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// prepared is one rule as the engine applies it: a copy of the rule as it
+// was passed, with its validity decided and its trigger compiled once.
+type prepared struct {
+	rule     Rule
+	compiled bool
+	re       *regexp.Regexp // the trigger, for MatchRegex
+	err      error          // why the rule never fires
+}
+
+// radioRules is one radio's rules as the engine last prepared them.
+type radioRules struct {
+	seen    []*prepared // the radio's rules in the order last passed, to notice a change
+	inForce []*prepared // enabled, valid and within MaxRulesPerRadio, by ID
+}
+
+// rulesOf returns radio's rules in force, preparing them again only when
+// rules (the radio's among them) differ from the last ones. Checking costs
+// a comparison per rule and allocates nothing. Caller holds e.mu.
+func (e *Engine) rulesOf(radio string, rules []Rule) []*prepared {
+	rr := e.prepared[radio]
+	if rr == nil || !rr.same(radio, rules) {
+		rr = e.prepare(radio, rules, rr)
+		e.prepared[radio] = rr
+	}
+	return rr.inForce
+}
+
+// same reports whether radio's rules in rules are the ones rr was
+// prepared from.
+func (rr *radioRules) same(radio string, rules []Rule) bool {
+	k := 0
 	for i := range rules {
 		r := &rules[i]
-		if r.Radio != in.Radio || !r.Active(now) || !r.accepts(in) {
+		if r.Radio != radio {
 			continue
 		}
-		var re *regexp.Regexp
-		if r.Match == MatchRegex {
-			re = e.regex(r.Trigger)
+		if k >= len(rr.seen) || !sameRule(&rr.seen[k].rule, r) {
+			return false
 		}
-		if !matchText(r.Match, r.Trigger, in.Text, re) {
-			continue
-		}
-		// Validate only what matched: rules are checked when saved, this
-		// catches the rest (a template edited by hand) before it goes out.
-		if r.Validate() != nil {
-			continue
-		}
-		out = append(out, r)
+		k++
 	}
-	slices.SortFunc(out, func(a, b *Rule) int {
+	return k == len(rr.seen)
+}
+
+// prepare makes radio's rules ready, reusing what old already prepared
+// for the rules that did not change.
+//
+// Rules over MaxRulesPerRadio can only come from a database written
+// before the limit (the core refuses them): the enabled rules with the
+// lowest IDs, up to the limit, are in force and the rest are skipped,
+// neither compiled nor tried, with one log line per change naming them.
+// An invalid rule (one saved before a check existed, or edited by hand,
+// such as a trigger over the regex size limits) is logged the same way
+// and never fires.
+func (e *Engine) prepare(radio string, rules []Rule, old *radioRules) *radioRules {
+	reuse := map[int64]*prepared{}
+	if old != nil {
+		for _, p := range old.seen {
+			reuse[p.rule.ID] = p
+		}
+	}
+	rr := &radioRules{}
+	for i := range rules {
+		r := &rules[i]
+		if r.Radio != radio {
+			continue
+		}
+		p := reuse[r.ID]
+		if p != nil && sameRule(&p.rule, r) {
+			delete(reuse, r.ID) // a duplicate ID gets its own copy
+		} else {
+			p = &prepared{rule: *r}
+		}
+		rr.seen = append(rr.seen, p)
+	}
+	byID := slices.Clone(rr.seen)
+	slices.SortStableFunc(byID, func(a, b *prepared) int {
 		switch {
-		case a.ID < b.ID:
+		case a.rule.ID < b.rule.ID:
 			return -1
-		case a.ID > b.ID:
+		case a.rule.ID > b.rule.ID:
 			return 1
 		}
 		return 0
 	})
-	return out
+	var skipped []int64
+	enabled := 0
+	for _, p := range byID {
+		if !p.rule.Enabled {
+			continue
+		}
+		if enabled >= MaxRulesPerRadio {
+			skipped = append(skipped, p.rule.ID)
+			continue
+		}
+		enabled++
+		if !p.compiled {
+			p.re, p.err = p.rule.compile()
+			p.compiled = true
+			if p.err != nil {
+				e.cfg.Logger.Warn("responder rule is invalid and never fires", "radio", radio, "rule", p.rule.ID,
+					"err", p.err)
+			}
+		}
+		if p.err == nil {
+			rr.inForce = append(rr.inForce, p)
+		}
+	}
+	if len(skipped) > 0 {
+		const listed = 20
+		e.cfg.Logger.Warn(fmt.Sprintf("radio has more than %d enabled responder rules; the ones with the highest IDs are skipped", MaxRulesPerRadio),
+			"radio", radio, "skipped", len(skipped), "rules", skipped[:min(len(skipped), listed)])
+	}
+	return rr
 }
 
-// regex returns the compiled trigger, caching it; nil if it does not compile.
-func (e *Engine) regex(pattern string) *regexp.Regexp {
-	if re, ok := e.regexes[pattern]; ok {
-		return re
-	}
-	if len(e.regexes) >= maxRegexes {
-		clear(e.regexes)
-	}
-	re, err := compileTrigger(pattern)
-	if err != nil {
-		re = nil
-	}
-	e.regexes[pattern] = re
-	return re
+// sameRule reports whether a and b are the same rule with the same
+// settings.
+func sameRule(a, b *Rule) bool {
+	return a.ID == b.ID && a.Radio == b.Radio && a.Owner == b.Owner && a.OwnerName == b.OwnerName &&
+		a.Trigger == b.Trigger && a.Match == b.Match && a.Reply == b.Reply && a.Type == b.Type &&
+		a.Source == b.Source && (a.Channel == nil) == (b.Channel == nil) && (a.Channel == nil || *a.Channel == *b.Channel) &&
+		a.Cooldown == b.Cooldown && a.SenderCooldown == b.SenderCooldown && a.Enabled == b.Enabled &&
+		a.DryRun == b.DryRun && a.Expires.Equal(b.Expires)
 }
 
 // checkSeen records a packet and reports whether it was seen already

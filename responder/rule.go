@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/meshgate/meshgate/filter"
 )
 
 // ErrInvalid is wrapped by every validation error of this package.
@@ -23,6 +25,24 @@ const (
 	// (and a rule that should rather be disabled).
 	MaxCooldown  = 7 * 24 * time.Hour
 	maxRadioName = 64
+)
+
+// Limits on the number of rules. Every text a radio hears is tried against
+// its rules, so their number multiplies what each costs (a regex trigger
+// is bounded by filter.MaxRegexInsts and filter.MaxRegexRanges), and the
+// radio's reply budget (DefaultBudget) lets only a few replies out anyway:
+// a radio needs a handful of rules, a busy one a few dozen. 50 per radio
+// keeps the worst case to a few megabytes and a few milliseconds per
+// message; 20 per operator on one radio leaves the rest of a shared
+// radio's list to the others.
+//
+// The core refuses a rule over these limits. Rules saved before the limits
+// existed still load: the engine applies the first MaxRulesPerRadio
+// enabled rules of a radio by ID, skips the rest and logs once per change
+// which ones it skipped, so old data costs no more than the limit allows.
+const (
+	MaxRulesPerRadio = 50
+	MaxRulesPerOwner = 20 // rules of one owner on one radio
 )
 
 // Cooldown limits and defaults. The mesh is shared and slow: a full text
@@ -84,6 +104,32 @@ type Rule struct {
 // but the store refuses to save it, so users hear about the problem when
 // they make the rule rather than when it stays silent.
 func (r *Rule) Validate() error {
+	_, err := r.compile()
+	return err
+}
+
+// compile validates r and returns its compiled trigger (nil unless the
+// rule matches by regex): Validate and the engine's once-per-change
+// preparation do the same work once.
+func (r *Rule) compile() (*regexp.Regexp, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	var re *regexp.Regexp
+	if r.Match == MatchRegex {
+		var err error
+		if re, err = compileTrigger(r.Trigger); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkTemplate("reply", r.Reply, ruleVariables); err != nil {
+		return nil, err
+	}
+	return re, nil
+}
+
+// check validates all but the trigger's pattern and the reply.
+func (r *Rule) check() error {
 	switch {
 	case strings.TrimSpace(r.Radio) == "":
 		return fmt.Errorf("%w: rule has no radio", ErrInvalid)
@@ -115,12 +161,7 @@ func (r *Rule) Validate() error {
 	case r.SenderCooldown > MaxCooldown:
 		return fmt.Errorf("%w: sender cooldown %s is above the maximum of %s", ErrInvalid, r.SenderCooldown, MaxCooldown)
 	}
-	if r.Match == MatchRegex {
-		if _, err := compileTrigger(r.Trigger); err != nil {
-			return fmt.Errorf("%w: trigger is not a valid regular expression: %w", ErrInvalid, err)
-		}
-	}
-	return checkTemplate("reply", r.Reply, ruleVariables)
+	return nil
 }
 
 // Active reports whether the rule may fire at now: enabled and not expired.
@@ -162,9 +203,15 @@ func (r *Rule) accepts(in *Incoming) bool {
 	return int(r.Type) < len(typeNames) && int(r.Source) < len(sourceNames)
 }
 
-// compileTrigger compiles a regex trigger; matching ignores case.
+// compileTrigger compiles a regex trigger; matching ignores case. The
+// compiled size is bounded as for regex filters (filter.MaxRegexInsts,
+// filter.MaxRegexRanges).
 func compileTrigger(pattern string) (*regexp.Regexp, error) {
-	return regexp.Compile("(?i)" + pattern)
+	re, err := filter.CompileRegex(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("%w: trigger: %w", ErrInvalid, err)
+	}
+	return re, nil
 }
 
 // matchText compares a message with a trigger. re is the compiled trigger
