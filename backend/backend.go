@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,6 +73,11 @@ type Backend struct {
 	// conns lists and closes SSH connections (the server, set once it
 	// exists; see SetConnections).
 	conns atomic.Pointer[ConnectionSource]
+	// fcache holds the store's filters compiled once per change.
+	fcache filterCache
+	// addMu makes each add of a rule or filter count and insert as one
+	// step, so concurrent adds cannot pass a limit together.
+	addMu sync.Mutex
 }
 
 // New builds the core from its dependencies.

@@ -2,16 +2,13 @@ package backend
 
 import (
 	"context"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
-	"weak"
 
 	"github.com/meshgate/meshgate/filter"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/responder"
-	"github.com/meshgate/meshgate/store"
 )
 
 // Filter is a message filter: a user's own (scope user: changes only
@@ -119,8 +116,8 @@ func (b *Backend) AddFilter(ctx context.Context, c Caller, s FilterSpec) (Filter
 	if err := f.Validate(); err != nil {
 		return Filter{}, invalid("%s", trimPkg(err))
 	}
-	addMu.Lock() // the count and the insert as one, so concurrent adds cannot pass a limit together
-	defer addMu.Unlock()
+	b.addMu.Lock() // the count and the insert as one, so concurrent adds cannot pass a limit together
+	defer b.addMu.Unlock()
 	dctx, cancel := dbctx(ctx)
 	defer cancel()
 	all, err := db.Filters(dctx)
@@ -149,9 +146,6 @@ const (
 	MaxRadioFilters = filter.MaxRadioWide
 )
 
-// addMu makes each add's count and insert one step (adds are rare).
-var addMu sync.Mutex
-
 // filterRoom refuses f when its owner (personal) or its radio (radio-wide)
 // already has as many filters as allowed.
 func filterRoom(all []filter.Filter, f filter.Filter) error {
@@ -159,6 +153,11 @@ func filterRoom(all []filter.Filter, f filter.Filter) error {
 	for _, g := range all {
 		if g.Scope == f.Scope && (f.Scope == filter.ScopeUser && g.Owner == f.Owner || f.Scope == filter.ScopeRadio && g.Radio == f.Radio) {
 			n++
+		}
+	}
+	if f.Kind == filter.KindRegex {
+		if err := regexRoom(all, f); err != nil {
+			return err
 		}
 	}
 	switch {
@@ -170,11 +169,42 @@ func filterRoom(all []filter.Filter, f filter.Filter) error {
 	return nil
 }
 
+// Matching a regular expression costs in proportion to its instructions
+// and the text's length (measured: ~250 µs for a 461-instruction pattern
+// over a 230-byte message), and a view runs every message it reads through
+// the caller's filters. So besides their number, the instructions of one
+// owner's regex filters (or one radio's radio-wide ones) are bounded in
+// all: a view of N messages then costs at most about N × 0.5 ms.
+const (
+	MaxPersonalRegexInsts = 1000
+	MaxRadioRegexInsts    = 2000
+)
+
+// regexRoom refuses a regex filter that would take its owner's (or its
+// radio's) regex filters over their instruction budget.
+func regexRoom(all []filter.Filter, f filter.Filter) error {
+	limit, whose := MaxPersonalRegexInsts, "your regex filters"
+	if f.Scope == filter.ScopeRadio {
+		limit, whose = MaxRadioRegexInsts, "the regex filters of "+f.Radio
+	}
+	total := filter.RegexInsts(f.Value)
+	for _, g := range all {
+		if g.Kind == filter.KindRegex && g.Scope == f.Scope &&
+			(f.Scope == filter.ScopeUser && g.Owner == f.Owner || f.Scope == filter.ScopeRadio && g.Radio == f.Radio) {
+			total += filter.RegexInsts(g.Value)
+		}
+	}
+	if total > limit {
+		return invalid("%s would compile to %d instructions in all, more than %d; remove one (filters rm ID) or use a simpler pattern",
+			whose, total, limit)
+	}
+	return nil
+}
+
 // A store's filters are compiled once per change and every view takes its
 // Set from there: a view compiles nothing, and concurrent views after a
 // change wait for one compilation rather than each doing its own. The
-// cache belongs to the store (its Revision says when the filters change)
-// and goes when the store does.
+// store's Revision says when the filters changed.
 type filterCache struct {
 	mu    sync.Mutex
 	rev   uint64
@@ -194,20 +224,8 @@ type setKey struct {
 // viewed); past it they are dropped and taken from the index again.
 const maxCachedSets = 4096
 
-var filterCaches sync.Map // weak.Pointer[store.Store] -> *filterCache
-
-// filters is the cache of b's store; b.store is not nil.
-func (b *Backend) filters() *filterCache {
-	k := weak.Make(b.store)
-	if v, ok := filterCaches.Load(k); ok {
-		return v.(*filterCache)
-	}
-	v, loaded := filterCaches.LoadOrStore(k, &filterCache{})
-	if !loaded {
-		runtime.AddCleanup(b.store, func(k weak.Pointer[store.Store]) { filterCaches.Delete(k) }, k)
-	}
-	return v.(*filterCache)
-}
+// filters is b's cache of its store's filters; b.store is not nil.
+func (b *Backend) filters() *filterCache { return &b.fcache }
 
 // personalSet is the caller's own filter set for a radio, node filters
 // alone when nodesOnly, from the store's compiled filters (empty without a

@@ -211,3 +211,30 @@ func TestOldFiltersOverTheLimitLoad(t *testing.T) {
 		t.Errorf("a filter over the limit: %v", err)
 	}
 }
+
+// One owner's regex filters are bounded in instructions in all, so no
+// number of large patterns multiplies the cost of reading history.
+func TestRegexFilterBudget(t *testing.T) {
+	b, _, ctx := limitsCore(t)
+	lou := caller("lou", auth.Operator)
+	big := func(c byte) string { return `.{1,230}` + string(c) }
+	if n := filter.RegexInsts(big('a')); n < MaxPersonalRegexInsts/3 || n > filter.MaxRegexInsts {
+		t.Fatalf("a large pattern compiles to %d instructions", n)
+	}
+	for _, c := range []byte("ab") {
+		if _, err := b.AddFilter(ctx, lou, FilterSpec{Kind: "regex", Value: big(c)}); err != nil {
+			t.Fatalf("filter %c: %v", c, err)
+		}
+	}
+	_, err := b.AddFilter(ctx, lou, FilterSpec{Kind: "regex", Value: big('c')})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "instructions in all") {
+		t.Fatalf("a third large regex filter: %v", err)
+	}
+	// Small ones still fit, and other users have their own budget.
+	if _, err := b.AddFilter(ctx, lou, FilterSpec{Kind: "regex", Value: `^spam\b`}); err != nil {
+		t.Errorf("a small regex filter: %v", err)
+	}
+	if _, err := b.AddFilter(ctx, caller("otto", auth.Operator), FilterSpec{Kind: "regex", Value: big('c')}); err != nil {
+		t.Errorf("another user's regex filter: %v", err)
+	}
+}

@@ -133,7 +133,11 @@ func (b *Backend) History(ctx context.Context, c Caller, radioName string, limit
 	}
 	personal := b.personalFilters(ctx, c, br.Name(), nil)
 	out := MessageList{Radio: br.Name(), Messages: []Message{}}
-	for _, m := range msgs {
+	for i, m := range msgs {
+		// Filtering a long history costs; stop when the caller is gone.
+		if i%1024 == 1023 && ctx.Err() != nil {
+			return MessageList{}, failed(ctx.Err())
+		}
 		if ok, _ := personal.AllowsMessage(m.From, m.To, m.Channel, m.Text); !ok {
 			out.Hidden++
 			continue

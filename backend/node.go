@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -72,6 +73,25 @@ func (b *Backend) OpenNode(ctx context.Context, c Caller, radioName string) (*No
 	go n.announcements()
 	b.log.Info("virtual node client", "session", c.SessionID(), "user", c.Name, "radio", br.Name(), "via", c.Via)
 	return n, nil
+}
+
+// NodeTarget checks a forward's target host (ssh -L PORT:HOST:4403): it
+// must be the name of a configured radio the caller may use as a virtual
+// node. Addresses are never targets, not even for admins who may dial
+// them: a forward reaches a radio by name only. It returns the radio's
+// name, or why not (ErrDenied, ErrNotFound) in words fit for the client.
+func (b *Backend) NodeTarget(c Caller, host string) (string, error) {
+	if err := Allowed(c.Identity, OpNode, "", ""); err != nil {
+		return "", err
+	}
+	allowed := b.allowedRadios(c.Identity)
+	if !slices.Contains(b.radios.Names(), host) {
+		return "", notFound("no radio named %q; forward to RADIO:4403 with one of: %s", host, strings.Join(allowed, ", "))
+	}
+	if !c.MayUse(host) {
+		return "", denied("your key may not use radio %q", host)
+	}
+	return host, nil
 }
 
 // Radio is the radio's name.

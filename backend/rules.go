@@ -226,8 +226,8 @@ func (b *Backend) AddRule(ctx context.Context, c Caller, s RuleSpec) (Rule, erro
 	if err := b.ruleFromSpec(s, &r); err != nil {
 		return Rule{}, err
 	}
-	addMu.Lock() // the count and the insert as one, so concurrent adds cannot pass a limit together
-	defer addMu.Unlock()
+	b.addMu.Lock() // the count and the insert as one, so concurrent adds cannot pass a limit together
+	defer b.addMu.Unlock()
 	dctx, cancel := dbctx(ctx)
 	defer cancel()
 	existing, err := db.Rules(dctx, r.Radio)

@@ -81,6 +81,24 @@ func CompileRegex(pattern string) (*regexp.Regexp, error) {
 	return c, nil
 }
 
+// RegexInsts is how many instructions pattern compiles to as CompileRegex
+// compiles it (what matching it costs per byte of text), or 0 when it does
+// not compile within the limits.
+func RegexInsts(pattern string) int {
+	if _, err := CompileRegex(pattern); err != nil {
+		return 0
+	}
+	re, err := syntax.Parse("(?i)"+pattern, syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return 0
+	}
+	return len(prog.Inst)
+}
+
 // estimateInsts is a rough count of the instructions re compiles to,
 // multiplying out repetitions; it saturates rather than overflow.
 func estimateInsts(re *syntax.Regexp) int {
