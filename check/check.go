@@ -102,6 +102,7 @@ func Run(cfg *config.Config) *Report {
 	if _, err := cfg.DialRanges(); err != nil {
 		r.add(Fatal, "allow-dial", "%v", err)
 	}
+	checkNodeListen(r, cfg)
 	for _, s := range cfg.TrustedProxies {
 		if _, err := netip.ParsePrefix(s); err != nil {
 			r.add(Fatal, "trusted-proxies", "%q is not a CIDR range", s)
@@ -278,4 +279,69 @@ func byIDFor(dev string) string {
 		}
 	}
 	return ""
+}
+
+// checkNodeListen: a node listener serves a radio's API without
+// authentication, to whoever node-allow admits. One reachable from other
+// machines is worth a warning; one that gives them the admin role needs
+// node-allow chosen on purpose, not the default.
+func checkNodeListen(r *Report, cfg *config.Config) {
+	if len(cfg.NodeListen) == 0 {
+		return
+	}
+	ranges, err := cfg.NodeAllowRanges()
+	if err != nil {
+		r.add(Fatal, "node-allow", "%v", err)
+		return
+	}
+	var beyond []string // admitted sources that are not this host
+	for _, p := range ranges {
+		if !loopbackPrefix(p) {
+			beyond = append(beyond, p.String())
+		}
+	}
+	for _, n := range cfg.NodeListen {
+		where := "node-listen " + n.Radio + "=" + n.Listen
+		host, _, err := net.SplitHostPort(n.Listen)
+		if err != nil {
+			r.add(Fatal, where, "%q is not host:port", n.Listen)
+			continue
+		}
+		if loopbackHost(host) {
+			continue // only this host can connect
+		}
+		if cfg.NodeRole == "admin" && cfg.NodeAllow == nil {
+			r.add(Fatal, where, "node-role admin on a listener beyond loopback gives whoever connects admin rights over radio %s "+
+				"without authentication; set --node-allow explicitly to the addresses you trust with that, or use ssh -L", n.Radio)
+			continue
+		}
+		if len(beyond) == 0 {
+			r.add(Warning, where, "listens beyond loopback but node-allow admits only this host, so apps on other machines are refused; "+
+				"set --node-allow to your trusted network (e.g. 192.168.1.0/24)")
+			continue
+		}
+		r.add(Warning, where, "reachable beyond loopback: anyone connecting from %s gets the %s role on radio %s without authentication "+
+			"(ssh -L gives authenticated access instead)", strings.Join(beyond, ", "), cfg.NodeRole, n.Radio)
+	}
+}
+
+// loopbackHost reports whether a listen host is this machine only.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// loopbackPrefix reports whether every address in p is a loopback one.
+func loopbackPrefix(p netip.Prefix) bool {
+	a := p.Addr().Unmap()
+	if !a.IsLoopback() {
+		return false
+	}
+	if a.Is4() {
+		return p.Bits() >= 8 || (p.Addr().Is4In6() && p.Bits() >= 104)
+	}
+	return p.Bits() == 128
 }

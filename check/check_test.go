@@ -137,3 +137,50 @@ func TestBrokenSetups(t *testing.T) {
 		}
 	}
 }
+
+// A node listener reachable from other machines is warned about; the
+// admin role there needs node-allow chosen explicitly; loopback is quiet.
+func TestNodeListen(t *testing.T) {
+	find := func(r *Report) (warn, fatal string) {
+		for _, f := range r.Findings {
+			if !strings.HasPrefix(f.Where, "node-listen") {
+				continue
+			}
+			if f.Severity == Fatal {
+				fatal += f.Msg
+			} else {
+				warn += f.Msg
+			}
+		}
+		return
+	}
+	for _, tc := range []struct {
+		name        string
+		listen      string
+		allow       []string
+		role        string
+		warn, fatal string
+	}{
+		{"loopback", "127.0.0.1:4403", nil, "admin", "", ""},
+		{"localhost", "localhost:4403", []string{"0.0.0.0/0"}, "viewer", "", ""},
+		{"all interfaces, default allow", ":4403", nil, "viewer", "admits only this host", ""},
+		{"LAN", ":4403", []string{"192.168.1.0/24"}, "operator", "anyone connecting from 192.168.1.0/24 gets the operator role", ""},
+		{"admin, default allow", "0.0.0.0:4403", nil, "admin", "", "set --node-allow explicitly"},
+		{"admin, explicit allow", ":4403", []string{"192.168.1.7/32"}, "admin", "gets the admin role", ""},
+		{"admin, explicit loopback", ":4403", []string{"127.0.0.1/32"}, "admin", "admits only this host", ""},
+	} {
+		c := setup(t, goodKey+"\n", 0o600)
+		c.NodeListen = []config.NodeListen{{Radio: "base", Listen: tc.listen}}
+		c.NodeAllow, c.NodeRole = tc.allow, tc.role
+		if err := c.Validate(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		warn, fatal := find(Run(c))
+		if (tc.warn == "") != (warn == "") || !strings.Contains(warn, tc.warn) {
+			t.Errorf("%s: warning %q, want %q", tc.name, warn, tc.warn)
+		}
+		if (tc.fatal == "") != (fatal == "") || !strings.Contains(fatal, tc.fatal) {
+			t.Errorf("%s: error %q, want %q", tc.name, fatal, tc.fatal)
+		}
+	}
+}

@@ -32,6 +32,17 @@ type Radio struct {
 	AlwaysOn bool `yaml:"always_on"`
 }
 
+// NodeListen is a plain TCP listener serving one radio's virtual node
+// (--node-listen RADIO=ADDR).
+type NodeListen struct {
+	Radio  string `yaml:"radio"`
+	Listen string `yaml:"listen"`
+}
+
+// DefaultNodeAllow is who a node listener serves when node-allow is not
+// set: this host only.
+var DefaultNodeAllow = []string{"127.0.0.0/8", "::1/128"}
+
 // Config is the whole gateway configuration.
 type Config struct {
 	Listen                   string        `yaml:"listen"`
@@ -63,6 +74,12 @@ type Config struct {
 	MetricsListen            string        `yaml:"metrics_listen"`
 	TrustedProxies           []string      `yaml:"trusted_proxies"`
 	Radios                   []Radio       `yaml:"radios"`
+	// NodeListen, NodeAllow and NodeRole: plain TCP listeners for apps
+	// on a trusted network. NodeAllow nil means DefaultNodeAllow; set,
+	// it counts as chosen explicitly (meshgate check).
+	NodeListen []NodeListen `yaml:"node_listen"`
+	NodeAllow  []string     `yaml:"node_allow"`
+	NodeRole   string       `yaml:"node_role"`
 
 	// Source names where the file settings came from (for messages).
 	Source string `yaml:"-"`
@@ -91,6 +108,7 @@ func Default() Config {
 		Heartbeat:                60 * time.Second,
 		LogLevel:                 "info",
 		LogFormat:                "text",
+		NodeRole:                 "viewer",
 	}
 }
 
@@ -351,6 +369,35 @@ func Settings() []Setting {
 			}
 			return strings.Join(out, ",")
 		}},
+		{"node-listen", "serve a radio's API to apps (phone app, Home Assistant, python CLI) without authentication on a plain TCP port, as RADIO=ADDR, e.g. base=:4403 (repeatable; env: comma-separated; default off); only node-allow sources are served", func(c *Config, v string) error {
+			for _, item := range splitList(v) {
+				name, addr, ok := strings.Cut(item, "=")
+				name, addr = strings.TrimSpace(name), strings.TrimSpace(addr)
+				if !ok || name == "" || addr == "" {
+					return fmt.Errorf("want RADIO=ADDR such as base=:4403, got %q", item)
+				}
+				if _, _, err := net.SplitHostPort(addr); err != nil {
+					return fmt.Errorf("%q: want RADIO=HOST:PORT such as base=:4403", item)
+				}
+				c.NodeListen = append(c.NodeListen, NodeListen{Radio: name, Listen: addr})
+			}
+			return nil
+		}, func(c *Config) string {
+			var out []string
+			for _, n := range c.NodeListen {
+				out = append(out, n.Radio+"="+n.Listen)
+			}
+			return strings.Join(out, ",")
+		}},
+		list("node-allow", "CIDR ranges node-listen serves, comma-separated; connections from anywhere else are closed at once (default "+strings.Join(DefaultNodeAllow, ",")+", this host only)", func(c *Config) *[]string { return &c.NodeAllow }),
+		{"node-role", "role of node-listen's clients: viewer (receive only), operator (texts, requests, traceroutes) or admin (admin messages too)", func(c *Config, v string) error {
+			switch v {
+			case "viewer", "operator", "admin":
+				c.NodeRole = v
+				return nil
+			}
+			return fmt.Errorf("want viewer, operator or admin, got %q", v)
+		}, func(c *Config) string { return c.NodeRole }},
 	}
 }
 
@@ -391,8 +438,11 @@ func (c *Config) ApplyEnv(environ []string) error {
 		if !ok {
 			continue
 		}
-		if s.Name == "radio" {
+		switch s.Name {
+		case "radio":
 			c.Radios = nil // the environment replaces the file's radios
+		case "node-listen":
+			c.NodeListen = nil // and its node listeners
 		}
 		if err := s.Set(c, v); err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrInvalid, s.EnvName(), err)
@@ -471,6 +521,28 @@ func (c *Config) Validate() error {
 		}
 		seen[r.Name] = true
 	}
+	if _, err := c.NodeAllowRanges(); err != nil {
+		return err
+	}
+	switch c.NodeRole {
+	case "viewer", "operator", "admin":
+	default:
+		return bad("node-role %q: want viewer, operator or admin", c.NodeRole)
+	}
+	addrs := map[string]bool{}
+	for _, n := range c.NodeListen {
+		if !seen[n.Radio] {
+			return bad("node-listen %s=%s: no radio named %q", n.Radio, n.Listen, n.Radio)
+		}
+		_, port, err := net.SplitHostPort(n.Listen)
+		if err != nil {
+			return bad("node-listen %s=%s: %q is not host:port", n.Radio, n.Listen, n.Listen)
+		}
+		if port != "0" && (addrs[n.Listen] || n.Listen == c.Listen) { // port 0: any free port
+			return bad("node-listen %s=%s: the address is used twice", n.Radio, n.Listen)
+		}
+		addrs[n.Listen] = true
+	}
 	if !c.Demo && len(c.Radios) == 0 {
 		return bad("no radios configured (use --radio NAME=ADDR, the config file, or --demo)")
 	}
@@ -527,6 +599,24 @@ func (c *Config) DialRanges() ([]netip.Prefix, error) {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
 			return nil, fmt.Errorf("%w: allow-dial %q: want CIDR such as 192.168.1.0/24", ErrInvalid, s)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// NodeAllowRanges parses NodeAllow, or gives DefaultNodeAllow when it is
+// not set.
+func (c *Config) NodeAllowRanges() ([]netip.Prefix, error) {
+	list := c.NodeAllow
+	if list == nil {
+		list = DefaultNodeAllow
+	}
+	var out []netip.Prefix
+	for _, s := range list {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: node-allow %q: want CIDR such as 192.168.1.0/24", ErrInvalid, s)
 		}
 		out = append(out, p.Masked())
 	}

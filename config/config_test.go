@@ -230,3 +230,55 @@ func TestHeartbeatBounds(t *testing.T) {
 		t.Errorf("heartbeat 10m: %v", err)
 	}
 }
+
+// Node listeners come from the file, the environment and flags alike; the
+// environment replaces the file's; bad values are refused with their name.
+func TestNodeListenSettings(t *testing.T) {
+	c := Default()
+	if c.NodeRole != "viewer" || c.NodeAllow != nil {
+		t.Fatalf("defaults: role %q allow %v", c.NodeRole, c.NodeAllow)
+	}
+	if r, err := c.NodeAllowRanges(); err != nil || len(r) != 2 || r[0].String() != "127.0.0.0/8" || r[1].String() != "::1/128" {
+		t.Fatalf("default node-allow %v %v", r, err)
+	}
+	if err := c.LoadFile(write(t, "radios:\n  - name: base\n    address: sim://\nnode_listen:\n  - radio: base\n    listen: \":4403\"\nnode_allow: [192.168.1.0/24]\nnode_role: operator\n")); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.NodeListen) != 1 || c.NodeListen[0] != (NodeListen{Radio: "base", Listen: ":4403"}) || c.NodeRole != "operator" || len(c.NodeAllow) != 1 {
+		t.Fatalf("file: %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ApplyEnv([]string{"MESHGATE_NODE_LISTEN=base=127.0.0.1:4403,base=127.0.0.1:4404", "MESHGATE_NODE_ROLE=admin", "MESHGATE_NODE_ALLOW=10.0.0.0/8"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.NodeListen) != 2 || c.NodeListen[1].Listen != "127.0.0.1:4404" || c.NodeRole != "admin" || c.NodeAllow[0] != "10.0.0.0/8" {
+		t.Fatalf("env: %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, mutate := range map[string]func(*Config){
+		"unknown radio":  func(c *Config) { c.NodeListen = []NodeListen{{Radio: "nosuch", Listen: ":4403"}} },
+		"twice":          func(c *Config) { c.NodeListen = []NodeListen{{"base", ":4403"}, {"base", ":4403"}} },
+		"the SSH listen": func(c *Config) { c.NodeListen = []NodeListen{{"base", c.Listen}} },
+		"bad role":       func(c *Config) { c.NodeRole = "root" },
+		"bad allow":      func(c *Config) { c.NodeAllow = []string{"lan"} },
+	} {
+		d := c
+		mutate(&d)
+		if err := d.Validate(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for _, bad := range []string{"base", "base=4403", "=:4403"} {
+		for _, s := range Settings() {
+			if s.Name == "node-listen" {
+				if err := s.Set(&Config{}, bad); err == nil {
+					t.Errorf("--node-listen %s accepted", bad)
+				}
+			}
+		}
+	}
+}

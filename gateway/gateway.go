@@ -52,9 +52,18 @@ type Gateway struct {
 	mgr  *sessions.Manager
 	core *backend.Backend
 	srv  *server.Server
+	// nodes are the plain TCP virtual node listeners (--node-listen).
+	nodes     []nodeListener
+	nodeAddrs []net.Addr
 
 	stopRadios context.CancelFunc
 	closeOnce  sync.Once
+}
+
+// nodeListener is one --node-listen listener and what it serves.
+type nodeListener struct {
+	ln net.Listener
+	nl server.NodeListener
 }
 
 // New builds a gateway from a validated configuration. The listeners come
@@ -83,6 +92,14 @@ func New(cfg *config.Config, o Options) (g *Gateway, err error) {
 		if g.mln, err = Listen(cfg.MetricsListen, "--metrics-listen"); err != nil {
 			return g, fmt.Errorf("metrics: %w", err)
 		}
+	}
+	for _, n := range cfg.NodeListen {
+		ln, err := Listen(n.Listen, "--node-listen")
+		if err != nil {
+			return g, fmt.Errorf("node-listen %s: %w", n.Radio, err)
+		}
+		g.nodes = append(g.nodes, nodeListener{ln: ln})
+		g.nodeAddrs = append(g.nodeAddrs, ln.Addr())
 	}
 	// The same checks as `meshgate check`: warnings are logged, a fatal
 	// finding (e.g. an authorized_keys file others can write) stops us.
@@ -159,8 +176,24 @@ func New(cfg *config.Config, o Options) (g *Gateway, err error) {
 	if err != nil {
 		return g, err
 	}
+	if len(g.nodes) > 0 {
+		role, err := auth.ParseRole(cfg.NodeRole)
+		if err != nil {
+			return g, fmt.Errorf("%w: node-role: %w", config.ErrInvalid, err)
+		}
+		allow, err := cfg.NodeAllowRanges()
+		if err != nil {
+			return g, err
+		}
+		for i, n := range cfg.NodeListen {
+			g.nodes[i].nl = server.NodeListener{Radio: n.Radio, Role: role, Allow: allow}
+		}
+	}
 	return g, nil
 }
+
+// NodeAddrs are the node listeners' addresses, in configuration order.
+func (g *Gateway) NodeAddrs() []net.Addr { return g.nodeAddrs }
 
 // Addr is the SSH listener's address.
 func (g *Gateway) Addr() net.Addr { return g.ln.Addr() }
@@ -207,6 +240,18 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	} else {
 		metricsDone <- nil
 	}
+	// Virtual node listeners end with ctx, their clients with them.
+	nodes := g.nodes
+	g.nodes = nil // ServeNode closes them
+	for _, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := g.srv.ServeNode(wctx, n.ln, n.nl); err != nil {
+				g.log.Error("node listener", "addr", n.ln.Addr().String(), "err", err)
+			}
+		}()
+	}
 	err := g.srv.Serve(ctx, g.ln)
 	stopWatch()
 	wg.Wait()
@@ -231,6 +276,9 @@ func (g *Gateway) Close() {
 		}
 		if g.mln != nil {
 			_ = g.mln.Close()
+		}
+		for _, n := range g.nodes {
+			_ = n.ln.Close()
 		}
 		g.stopRadios()
 		if g.db != nil {

@@ -18,7 +18,10 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/config"
+	"github.com/meshgate/meshgate/meshtastic"
 )
 
 // testConfig is a gateway with one built-in simulated radio and one
@@ -132,5 +135,58 @@ func TestBusyAddress(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, "meshgate.db")); !os.IsNotExist(err) {
 		t.Fatalf("the database was opened before the listener: %v", err)
+	}
+}
+
+// --node-listen serves the radio's API to apps on a plain TCP port with
+// the configured role; a busy node address names its flag.
+func TestNodeListen(t *testing.T) {
+	base := runtime.NumGoroutine()
+	cfg, _ := testConfig(t)
+	cfg.NodeListen = []config.NodeListen{{Radio: "base", Listen: "127.0.0.1:0"}}
+	g, err := New(cfg, Options{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx) }()
+	cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+	c, err := meshtastic.Dial(cctx, g.NodeAddrs()[0].String(), meshtastic.Options{WakeDelay: -1})
+	ccancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Snapshot().Nodes) < 5 {
+		t.Errorf("%d nodes in the handshake", len(c.Snapshot().Nodes))
+	}
+	sess, err := g.Backend().Sessions(backend.Caller{Identity: auth.Identity{Name: "t", Role: auth.Admin}})
+	if err != nil || len(sess) != 1 || sess[0].Kind != "node" || sess[0].User != "node@127.0.0.1" || sess[0].Role != "viewer" {
+		t.Errorf("sessions %+v %v", sess, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > base+2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base+2 {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("goroutines: %d before, %d after\n%s", base, n, buf[:runtime.Stack(buf, true)])
+	}
+
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	cfg, _ = testConfig(t)
+	cfg.NodeListen = []config.NodeListen{{Radio: "base", Listen: held.Addr().String()}}
+	if _, err := New(cfg, Options{}); err == nil || !strings.Contains(err.Error(), "node-listen base: listen on "+held.Addr().String()+
+		": address already in use (another meshgate running? choose another address with --node-listen)") {
+		t.Fatalf("busy node address: %v", err)
 	}
 }

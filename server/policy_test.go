@@ -1,14 +1,19 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshgate/meshgate/auth"
 	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/command"
+	"github.com/meshgate/meshgate/meshtastic"
+	"github.com/meshgate/meshgate/meshtastic/pb"
+	"github.com/meshgate/meshgate/store"
 )
 
 // Every operation, for every role, over real SSH: the exec command is
@@ -22,6 +27,9 @@ func TestPolicyThroughExec(t *testing.T) {
 	ada := newUser(t, "ada", `role="admin"`)
 	g := startGateway(t, gwOptions{users: []*user{vera, otto, olga, ada}, radios: []string{"base", "field"}})
 	node := rfNode(t, g, 0).GetUser().GetId()
+	// The virtual node's operations, through a real ssh -L forward, first:
+	// nothing else has sent anything through the radio yet.
+	seen := nodePolicy(t, g, map[*user]auth.Role{vera: auth.Viewer, otto: auth.Operator, ada: auth.Admin})
 
 	// olga owns a rule and a filter; ada owns the beacon.
 	id := func(r result) string {
@@ -83,7 +91,6 @@ func TestPolicyThroughExec(t *testing.T) {
 		{backend.OpBeaconRm, "beacon rm -r base", true},
 		{backend.OpShutdown, "shutdown -r field --yes", false},
 	}
-	seen := map[backend.Op]bool{}
 	for _, c := range cases {
 		seen[c.op] = true
 		need := backend.MinRole(c.op)
@@ -119,4 +126,103 @@ func TestPolicyThroughExec(t *testing.T) {
 			t.Errorf("operation %s is not covered", op)
 		}
 	}
+}
+
+// nodePolicy checks the virtual node's operations for each role through a
+// forward to base:4403, as the core's table says: every role may connect
+// (node); texts and other packets (send, node.packet) need the operator
+// role and are otherwise answered NOT_AUTHORIZED with nothing reaching
+// the radio; admin messages (node.admin) need the admin role and are
+// audited; keys in the handshake (node.secrets) are blanked for the
+// others. It returns the operations it covered.
+func nodePolicy(t *testing.T, g *gateway, roles map[*user]auth.Role) map[backend.Op]bool {
+	t.Helper()
+	r := g.sims["base"]
+	id := uint32(0x3100)
+	for u, role := range roles {
+		c, err := g.dial(t, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := forward(t, c, "base:4403")
+		if (err == nil) != (role >= backend.MinRole(backend.OpNode)) {
+			t.Fatalf("forward as %s: %v", role, err)
+		}
+		app := newNodeApp(t, conn)
+		var psk bool
+		for _, m := range app.handshake(uint32(role) + 10) {
+			if len(m.GetChannel().GetSettings().GetPsk()) > 1 { // more than a default-key index
+				psk = true
+			}
+		}
+		if want := role >= backend.MinRole(backend.OpNodeSecrets); psk != want {
+			t.Errorf("node.secrets as %s: channel keys shown %v, want %v", role, psk, want)
+		}
+		// check sends p and waits for it to be refused (NOT_AUTHORIZED,
+		// nothing reaching the radio) or handled (reaching the radio).
+		check := func(op backend.Op, p *pb.MeshPacket, answered func(*pb.MeshPacket) bool) {
+			t.Helper()
+			before := r.Stats().ClientPackets
+			app.sendPacket(p)
+			if role < backend.MinRole(op) {
+				ans := app.answer(5*time.Second, p.GetId())
+				if e, ok := routingError(ans); !ok || e != pb.Routing_NOT_AUTHORIZED {
+					t.Errorf("%s as %s: answer %v, want NOT_AUTHORIZED", op, role, ans)
+				}
+				time.Sleep(100 * time.Millisecond)
+				if n := r.Stats().ClientPackets; n != before {
+					t.Errorf("%s as %s: %d packets reached the radio", op, role, n-before)
+				}
+				return
+			}
+			eventually(t, 5*time.Second, string(op)+" as "+role.String()+" reaching the radio", func() bool {
+				return r.Stats().ClientPackets > before
+			})
+			if answered != nil {
+				if ans := app.answer(5*time.Second, p.GetId()); !answered(ans) {
+					t.Errorf("%s as %s: answer %v", op, role, ans)
+				}
+			}
+		}
+		id++
+		check(backend.OpSend, appText(id, meshtastic.Broadcast, "hello from "+u.name, false), nil)
+		id++
+		// Packets are paced per port for everyone: each role its own.
+		check(backend.OpNodePacket, &pb.MeshPacket{Id: id, To: meshtastic.Broadcast, HopLimit: 3,
+			PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: pb.PortNum_PRIVATE_APP + pb.PortNum(role), Payload: []byte{1, 2, 3}}}}, nil)
+		id++
+		check(backend.OpNodeAdmin, appAdmin(id, r.MyNodeNum(), &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_GetOwnerRequest{GetOwnerRequest: true}}),
+			func(p *pb.MeshPacket) bool { return p.GetDecoded().GetPortnum() == pb.PortNum_ADMIN_APP })
+		app.close()
+		_ = c.Close()
+	}
+	// The admin's message is in the audit log; the refused ones are not.
+	eventually(t, 5*time.Second, "the admin message in the audit log", func() bool {
+		entries, err := g.db.Audit(context.Background(), store.AuditQuery{Action: string(backend.OpNodeAdmin)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.User != "ada" {
+				t.Fatalf("audit entry %+v: only the admin's message was sent", e)
+			}
+		}
+		return len(entries) == 1 && strings.Contains(entries[0].Detail, "get_owner_request")
+	})
+	ops := map[backend.Op]bool{backend.OpNode: true, backend.OpNodePacket: true, backend.OpNodeAdmin: true, backend.OpNodeSecrets: true}
+	// The operator's text went out under its name; the viewer's did not.
+	res := g.run(t, findUser(roles, auth.Admin), "messages -r base --json")
+	if !strings.Contains(res.stdout, "hello from "+findUser(roles, auth.Operator).name) || strings.Contains(res.stdout, "hello from "+findUser(roles, auth.Viewer).name) {
+		t.Errorf("messages after the apps' texts:\n%s", res.stdout)
+	}
+	return ops
+}
+
+func findUser(roles map[*user]auth.Role, want auth.Role) *user {
+	for u, r := range roles {
+		if r == want {
+			return u
+		}
+	}
+	return nil
 }

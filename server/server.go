@@ -96,6 +96,11 @@ type Config struct {
 	// from any other address is refused, so clients cannot spoof their
 	// source. Empty: PROXY protocol off.
 	TrustedProxies []netip.Prefix
+	// NodeIdleTimeout drops a virtual node client (a forward to
+	// RADIO:4403, a node listener's client) that sent nothing, not even a
+	// heartbeat, for this long. Default vnode.DefaultIdleTimeout (15 min,
+	// the firmware's own).
+	NodeIdleTimeout time.Duration
 	// Backend is the core every front end calls (policy, history, rules,
 	// audit). Nil: one is built from the radios and sessions given to New,
 	// without a database.
@@ -244,8 +249,14 @@ func New(cfg Config, keys Authorizer, mgr *sessions.Manager, radios *radio.Regis
 	srv.ConnectionFailedCallback = func(c net.Conn, err error) {
 		s.log.Info("connection failed", "remote", c.RemoteAddr().String(), "err", err)
 	}
-	// Forwarding callbacks stay nil, which refuses all port forwarding;
-	// agent and X11 requests are refused by the session handler.
+	// Channels: sessions, and direct-tcpip for local forwards to a
+	// radio's virtual node only (forward.go). The forwarding callbacks
+	// stay nil, which refuses remote forwarding; agent and X11 requests
+	// are refused by the session handler.
+	srv.ChannelHandlers = map[string]ssh.ChannelHandler{
+		"session":      ssh.DefaultSessionHandler,
+		"direct-tcpip": s.directTCPIP,
+	}
 	s.srv = srv
 	// The core lists and closes connections through the server.
 	core.SetConnections(s)

@@ -37,6 +37,8 @@ type counters struct {
 	authFailures    [reasonCount]atomic.Uint64
 	refusedBy       sync.Map // refusal reason → *atomic.Uint64
 	closedNoSession atomic.Uint64
+	forwardsRefused atomic.Uint64 // direct-tcpip channels refused
+	nodeRefused     sync.Map      // node listener refusals by reason → *atomic.Uint64
 }
 
 // refused counts a connection or login refused by a limit.
@@ -80,6 +82,12 @@ type Stats struct {
 	// by reason (the Refused* constants; every reason is present).
 	Refused         map[string]uint64
 	ClosedNoSession uint64 // authenticated connections closed for having no session
+	// ForwardsRefused counts forward requests refused: a target other than
+	// a radio's virtual node, a radio the key may not use, a full gateway.
+	ForwardsRefused uint64
+	// NodeRefused counts connections a node listener refused, by reason
+	// (the NodeRefused* constants; every reason is present).
+	NodeRefused map[string]uint64
 }
 
 // Stats returns the daemon's counters.
@@ -90,7 +98,14 @@ func (s *Server) Stats() Stats {
 		RefusedPerKey: s.count.refusedKey.Load(), RefusedPerConn: s.count.refusedConn.Load(),
 		AuthFailures: make(map[string]uint64, reasonCount), Unauthenticated: s.lim.pending(),
 		Authenticated: s.conns.count(), Refused: make(map[string]uint64, len(refusalReasons)),
-		ClosedNoSession: s.count.closedNoSession.Load(),
+		ClosedNoSession: s.count.closedNoSession.Load(), ForwardsRefused: s.count.forwardsRefused.Load(),
+		NodeRefused: make(map[string]uint64, len(nodeRefusals)),
+	}
+	for _, r := range nodeRefusals {
+		st.NodeRefused[r] = 0
+		if n, ok := s.count.nodeRefused.Load(r); ok {
+			st.NodeRefused[r] = n.(*atomic.Uint64).Load()
+		}
 	}
 	for _, r := range refusalReasons {
 		st.Refused[r] = 0

@@ -73,10 +73,13 @@ func loadServeConfig(args []string, environ []string, stderr io.Writer, name str
 	if err := cfg.ApplyEnv(environ); err != nil {
 		return nil, err
 	}
-	flagRadios := false
+	flagRadios, flagNodes := false, false
 	for _, g := range given {
 		if g.s.Name == "radio" && !flagRadios {
 			cfg.Radios, flagRadios = nil, true // flags replace radios from elsewhere
+		}
+		if g.s.Name == "node-listen" && !flagNodes {
+			cfg.NodeListen, flagNodes = nil, true // and node listeners
 		}
 		if err := g.s.Set(&cfg, g.v); err != nil {
 			return nil, fmt.Errorf("%w: --%s: %v", errUsage, g.s.Name, err)
