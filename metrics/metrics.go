@@ -39,6 +39,10 @@ type Collector struct {
 	radioState, reconnects, packetsIn, packetsOut   *prometheus.Desc
 	drops, traceQueue, radioUsers                   *prometheus.Desc
 	replies, dryRuns, filtered, dbDropped           *prometheus.Desc
+	authenticated, limitRefused, closedNoSession    *prometheus.Desc
+	forwardsRefused, nodeRefused                    *prometheus.Desc
+	vClients, vFramesOut, vAnswers, vRefused        *prometheus.Desc
+	vPacketsIn, vDrops                              *prometheus.Desc
 }
 
 // NewCollector describes every metric.
@@ -66,6 +70,17 @@ func NewCollector(src Sources) *Collector {
 		dryRuns:         d("responder_dry_runs_total", "Replies dry-run rules would have sent."),
 		filtered:        d("filtered_packets_total", "Packets radio-wide filters kept out of history and the responder."),
 		dbDropped:       d("history_dropped_total", "History records the database could not queue."),
+		authenticated:   d("connections_authenticated", "Authenticated SSH connections open now."),
+		limitRefused:    d("connections_limit_refused_total", "Connections and logins refused by a connection limit, by reason.", "reason"),
+		closedNoSession: d("connections_closed_no_session_total", "Authenticated connections closed for having no session."),
+		forwardsRefused: d("forwards_refused_total", "SSH forward requests refused (not a radio's virtual node, radio not allowed, gateway full)."),
+		nodeRefused:     d("node_listener_refused_total", "Connections a node listener refused, by reason.", "reason"),
+		vClients:        d("radio_virtual_clients", "Virtual node clients (apps) on the radio now.", "radio"),
+		vFramesOut:      d("radio_virtual_frames_out_total", "Frames handed to the radio's virtual node clients.", "radio"),
+		vAnswers:        d("radio_virtual_answers_total", "Answers routed to the virtual node client that asked.", "radio"),
+		vRefused:        d("radio_virtual_refused_total", "Virtual node clients' packets refused (role, rate limit, link down).", "radio"),
+		vPacketsIn:      d("radio_virtual_packets_in_total", "Virtual node clients' packets sent on to the radio.", "radio"),
+		vDrops:          d("radio_virtual_drops_total", "Frames lost by virtual node clients that read too slowly.", "radio"),
 	}
 }
 
@@ -73,7 +88,9 @@ func NewCollector(src Sources) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.sessionsOpen, c.sessionsTotal, c.sessionsRefused, c.connections,
 		c.refusedPreAuth, c.unauth, c.authFailed, c.radioState, c.reconnects, c.packetsIn, c.packetsOut,
-		c.drops, c.traceQueue, c.radioUsers, c.replies, c.dryRuns, c.filtered, c.dbDropped} {
+		c.drops, c.traceQueue, c.radioUsers, c.replies, c.dryRuns, c.filtered, c.dbDropped,
+		c.authenticated, c.limitRefused, c.closedNoSession, c.forwardsRefused, c.nodeRefused,
+		c.vClients, c.vFramesOut, c.vAnswers, c.vRefused, c.vPacketsIn, c.vDrops} {
 		ch <- d
 	}
 }
@@ -100,6 +117,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.unauth, float64(st.Unauthenticated))
 		for reason, n := range st.AuthFailures {
 			counter(c.authFailed, n, reason)
+		}
+		gauge(c.authenticated, float64(st.Authenticated))
+		for reason, n := range st.Refused {
+			counter(c.limitRefused, n, reason)
+		}
+		counter(c.closedNoSession, st.ClosedNoSession)
+		counter(c.forwardsRefused, st.ForwardsRefused)
+		for reason, n := range st.NodeRefused {
+			counter(c.nodeRefused, n, reason)
 		}
 	}
 	if a := c.src.Automation; a != nil {
@@ -131,6 +157,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.drops, st.Drops, name)
 		gauge(c.traceQueue, float64(b.QueueLen()), name)
 		gauge(c.radioUsers, float64(st.Subscribers), name)
+		vs := b.VirtualStats()
+		gauge(c.vClients, float64(vs.Clients), name)
+		counter(c.vFramesOut, vs.FramesOut, name)
+		counter(c.vAnswers, vs.Answers, name)
+		counter(c.vRefused, vs.Refused, name)
+		counter(c.vPacketsIn, vs.PacketsIn, name)
+		counter(c.vDrops, vs.Drops, name)
 	}
 }
 

@@ -17,7 +17,9 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/sim"
+	"github.com/meshgate/meshgate/meshtastic/transport"
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/server"
 	"github.com/meshgate/meshgate/sessions"
@@ -98,6 +100,27 @@ func TestScrapeAfterRealSessions(t *testing.T) {
 	if err := run(stranger, "whoami"); err == nil {
 		t.Fatal("stranger got in")
 	}
+	// An app through ssh -L base:4403 stays connected while scraped.
+	c, err := gossh.Dial("tcp", ln.Addr().String(), &gossh.ClientConfig{User: "m",
+		Auth: []gossh.AuthMethod{gossh.PublicKeys(user)}, HostKeyCallback: gossh.InsecureIgnoreHostKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fwd, err := c.Dial("tcp", "base:4403")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hctx, hcancel := context.WithTimeout(ctx, 10*time.Second)
+	app, err := meshtastic.Connect(hctx, link{fwd}, meshtastic.Options{WakeDelay: -1})
+	hcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	if _, err := c.Dial("tcp", "base:22"); err == nil {
+		t.Fatal("a forward to base:22 was accepted")
+	}
 	time.Sleep(200 * time.Millisecond) // some live packets
 
 	hs := httptest.NewServer(Handler(Sources{Server: srv, Sessions: mgr, Radios: reg}))
@@ -117,8 +140,8 @@ func TestScrapeAfterRealSessions(t *testing.T) {
 		v, _ := strconv.ParseFloat(m[1], 64)
 		return v
 	}
-	if v := value("meshgate_sessions_total"); v != 3 {
-		t.Errorf("sessions_total = %v, want 3", v)
+	if v := value("meshgate_sessions_total"); v != 4 {
+		t.Errorf("sessions_total = %v, want 4 (3 commands, 1 app)", v)
 	}
 	if v := value(`meshgate_auth_failures_total{reason="unknown_key"}`); v < 1 {
 		t.Errorf("unknown-key failures = %v", v)
@@ -132,9 +155,35 @@ func TestScrapeAfterRealSessions(t *testing.T) {
 	if v := value(`meshgate_radio_state{radio="base",state="connected"}`); v != 1 {
 		t.Errorf("radio not shown connected: %v", v)
 	}
+	if v := value(`meshgate_radio_virtual_clients{radio="base"}`); v != 1 {
+		t.Errorf("virtual clients = %v, want 1", v)
+	}
+	if v := value(`meshgate_radio_virtual_frames_out_total{radio="base"}`); v < 1 {
+		t.Errorf("virtual frames out = %v", v)
+	}
+	if v := value("meshgate_forwards_refused_total"); v != 1 {
+		t.Errorf("forwards refused = %v, want 1", v)
+	}
+	if v := value("meshgate_connections_authenticated"); v != 1 {
+		t.Errorf("authenticated connections = %v, want 1", v)
+	}
+	for _, series := range []string{`meshgate_radio_virtual_answers_total{radio="base"}`, `meshgate_radio_virtual_refused_total{radio="base"}`,
+		`meshgate_radio_virtual_packets_in_total{radio="base"}`, `meshgate_radio_virtual_drops_total{radio="base"}`,
+		`meshgate_connections_limit_refused_total{reason="penalty"}`, "meshgate_connections_closed_no_session_total",
+		`meshgate_node_listener_refused_total{reason="source"}`} {
+		value(series)
+	}
 	for _, series := range []string{"meshgate_sessions_open", `meshgate_radio_fanout_drops_total{radio="base"}`,
 		`meshgate_radio_traceroute_queue{radio="base"}`, `meshgate_radio_reconnects_total{radio="base"}`,
 		`meshgate_radio_packets_out_total{radio="base"}`, "meshgate_sessions_refused_total", "go_goroutines"} {
 		value(series)
 	}
 }
+
+// link is a forwarded channel as the protocol library's transport.
+type link struct{ net.Conn }
+
+func (l link) CloseWrite() error               { return nil }
+func (l link) SetReadDeadline(time.Time) error { return nil }
+func (l link) Kind() transport.Kind            { return transport.TCP }
+func (l link) Remote() string                  { return "ssh forward" }

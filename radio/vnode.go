@@ -58,7 +58,7 @@ type vnodeHub struct {
 	maxlen  uint32
 	queueOK bool
 
-	framesOut, answered, refused atomic.Uint64
+	framesOut, answered, refused, packetsIn, drops atomic.Uint64
 }
 
 // capture is the raw handshake: what the broker's parsed state does not
@@ -130,12 +130,15 @@ type VirtualStats struct {
 	FramesOut uint64 `json:"frames_out"`
 	Answers   uint64 `json:"answers"`
 	Refused   uint64 `json:"refused"`
+	PacketsIn uint64 `json:"packets_in"` // clients' packets sent on to the radio
+	Drops     uint64 `json:"drops"`      // frames lost by clients that read too slowly
 }
 
 // VirtualStats returns the counters.
 func (b *Broker) VirtualStats() VirtualStats {
 	h := &b.vn
-	return VirtualStats{Clients: len(h.loadTaps()), FramesOut: h.framesOut.Load(), Answers: h.answered.Load(), Refused: h.refused.Load()}
+	return VirtualStats{Clients: len(h.loadTaps()), FramesOut: h.framesOut.Load(), Answers: h.answered.Load(), Refused: h.refused.Load(),
+		PacketsIn: h.packetsIn.Load(), Drops: h.drops.Load()}
 }
 
 // Frames delivers encoded FromRadio messages for the client. It is never
@@ -186,12 +189,14 @@ func (t *Tap) offer(b []byte) {
 	select {
 	case <-t.ch:
 		t.drops.Add(1)
+		t.b.vn.drops.Add(1)
 	default:
 	}
 	select {
 	case t.ch <- b:
 	default:
 		t.drops.Add(1)
+		t.b.vn.drops.Add(1)
 	}
 }
 
@@ -683,6 +688,7 @@ func (t *Tap) send(c *meshtastic.Client, p *pb.MeshPacket, reply pb.PortNum, tex
 		return 0, err
 	}
 	t.in.Add(1)
+	t.b.vn.packetsIn.Add(1)
 	t.b.packetsOut.Add(1)
 	return up.Id, nil
 }
@@ -772,6 +778,7 @@ func (t *Tap) Traceroute(ctx context.Context, p *pb.MeshPacket) error {
 	c, _ := t.b.Client()
 	id := t.upstreamID(c, p.GetId(), false)
 	t.in.Add(1)
+	t.b.vn.packetsIn.Add(1)
 	_, err := t.b.Traceroute(ctx, p.GetTo(), meshtastic.TraceOptions{Channel: p.GetChannel(), HopLimit: p.GetHopLimit(), ID: id}, nil)
 	if err == nil || ctx.Err() != nil {
 		return err
