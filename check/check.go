@@ -310,7 +310,7 @@ func checkNodeListen(r *Report, cfg *config.Config) {
 		if loopbackHost(host) {
 			continue // only this host can connect
 		}
-		if cfg.NodeRole == "admin" && cfg.NodeAllow == nil {
+		if cfg.NodeRole == "admin" && len(cfg.NodeAllow) == 0 {
 			r.add(Fatal, where, "node-role admin on a listener beyond loopback gives whoever connects admin rights over radio %s "+
 				"without authentication; set --node-allow explicitly to the addresses you trust with that, or use ssh -L", n.Radio)
 			continue

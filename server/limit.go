@@ -426,8 +426,9 @@ type authConn struct {
 // connTable is the table of live authenticated connections. It caps them
 // in total and per key, and closes a connection that has had no session
 // for grace: right after authentication (ssh -N) and whenever its last
-// session ends. Such a connection can do nothing (no forwarding is
-// served) but hold memory and a table slot.
+// session ends. A forward to a radio's virtual node counts as a session
+// while it is open; a connection with none can do nothing but hold
+// memory and a table slot.
 type connTable struct {
 	max, maxPerKey int
 	grace          time.Duration

@@ -71,8 +71,9 @@ type Config struct {
 	// allowed can have a connection of its own.
 	MaxConnections, MaxConnectionsPerKey int
 	// NoSessionGrace is how long an authenticated connection may go
-	// without a session (ssh -N, or one whose sessions all ended) before
-	// it is closed. Default 30 s.
+	// without a session (ssh -N without a forward, or one whose sessions
+	// all ended; an open forward to a radio's virtual node is a session)
+	// before it is closed. Default 30 s.
 	NoSessionGrace time.Duration
 	// ProxyHeaderTimeout bounds the wait for a PROXY protocol header.
 	// Default 5 s.

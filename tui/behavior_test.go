@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/meshgate/meshgate/auth"
+	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/radio"
@@ -471,4 +472,18 @@ func TestLobbyPollStops(t *testing.T) {
 	u.waitModel("the poll to stop", func(m *Model) bool { return !m.lobby.polling })
 	u.key("down")
 	u.waitModel("the poll to resume", func(m *Model) bool { return m.lobby.polling })
+}
+
+// An app on the radio's virtual node is one of its users in the header.
+func TestHeaderCountsApps(t *testing.T) {
+	fx := newFixture(t, fixtureOpts{})
+	u := startUI(t, fx, uiOpts{bind: "base", name: "bob"})
+	u.connected()
+	n, err := fx.core.OpenNode(context.Background(), backend.Caller{Identity: auth.Identity{Name: "app", Role: auth.Viewer}, Via: "node"}, "base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	u.key("2") // any redraw
+	u.waitText("+1 other (1 app)")
 }

@@ -21,6 +21,9 @@ type Radio interface {
 	Messages(n int) []*radio.Message
 	Message(id uint32) (radio.Message, bool)
 	QueueLen() int
+	// VirtualClients is how many apps use the radio's API through the
+	// gateway (virtual node clients); they are among its users.
+	VirtualClients() int
 }
 
 var _ Radio = (*radio.Broker)(nil)

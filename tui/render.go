@@ -101,7 +101,11 @@ func (m *Model) renderHeader(w int) string {
 	add(st.bar.Render(" "+clean(m.id.Name)+" ("+m.id.Role.String()+") "), 4)
 	if m.radio != nil {
 		if n := m.radio.Status().Subscribers - 1; n > 0 {
-			add(st.bar.Render(" +"+format.Count(n, "other")+" "), 5)
+			others := "+" + format.Count(n, "other")
+			if a := m.radio.VirtualClients(); a > 0 {
+				others += " (" + format.Count(a, "app") + ")"
+			}
+			add(st.bar.Render(" "+others+" "), 5)
 		}
 		if n := m.chat.unreadTotal(); n > 0 {
 			add(st.barWarn.Render(fmt.Sprintf(" ✉ %d unread ", n)), 2)
