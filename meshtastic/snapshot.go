@@ -122,18 +122,19 @@ func (st *radioState) snapshot() Snapshot {
 // the oneof fields ConfigType + 1, so the tag says it for every variant,
 // including ones newer than this code.
 func configType(c *pb.Config) (pb.AdminMessage_ConfigType, bool) {
-	tag, ok := oneofTag(c)
+	tag, ok := OneofTag(c)
 	return pb.AdminMessage_ConfigType(tag - 1), ok
 }
 
 // moduleType does the same for ModuleConfig (tag = ModuleConfigType + 1).
 func moduleType(m *pb.ModuleConfig) (pb.AdminMessage_ModuleConfigType, bool) {
-	tag, ok := oneofTag(m)
+	tag, ok := OneofTag(m)
 	return pb.AdminMessage_ModuleConfigType(tag - 1), ok
 }
 
-// oneofTag is the field number set in m's payload_variant oneof.
-func oneofTag(m proto.Message) (int32, bool) {
+// OneofTag is the field number set in m's payload_variant oneof (Config,
+// ModuleConfig, FromRadio...); false when none is set.
+func OneofTag(m proto.Message) (int32, bool) {
 	r := m.ProtoReflect()
 	od := r.Descriptor().Oneofs().ByName("payload_variant")
 	if od == nil {

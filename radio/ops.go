@@ -53,7 +53,7 @@ func (b *Broker) WaitConnected(ctx context.Context) error {
 // meshtastic.ErrRateLimited rather than a "sent" text that never left.
 func (b *Broker) SendText(ctx context.Context, who string, t meshtastic.Text) (Message, error) {
 	b.textMu.Lock()
-	c, id, err := b.sendPacedText(ctx, t)
+	c, id, err := b.sendPacedText(ctx, "a text", func(c *meshtastic.Client) (uint32, error) { return c.SendText(t) })
 	b.textMu.Unlock()
 	if err != nil {
 		return Message{}, err
@@ -84,10 +84,11 @@ func (b *Broker) SendText(ctx context.Context, who string, t meshtastic.Text) (M
 	return cp, nil
 }
 
-// sendPacedText sends t when the text pace allows and waits for the
-// radio's verdict, retrying once after a rate-limit refusal. The caller
-// holds textMu, so texts from every user of the radio go one by one.
-func (b *Broker) sendPacedText(ctx context.Context, t meshtastic.Text) (*meshtastic.Client, uint32, error) {
+// sendPacedText sends a text (what: for the log) with send when the text
+// pace allows and waits for the radio's verdict, retrying once after a
+// rate-limit refusal. The caller holds textMu, so texts from every user of
+// the radio, SSH and virtual node alike, go one by one.
+func (b *Broker) sendPacedText(ctx context.Context, what string, send func(*meshtastic.Client) (uint32, error)) (*meshtastic.Client, uint32, error) {
 	for attempt := 1; ; attempt++ {
 		if wait := b.lastTxt.Add(b.cfg.TextPace).Sub(b.cfg.Now()); wait > 0 {
 			timer := time.NewTimer(wait)
@@ -102,14 +103,14 @@ func (b *Broker) sendPacedText(ctx context.Context, t meshtastic.Text) (*meshtas
 		if err != nil {
 			return nil, 0, err
 		}
-		id, err := c.SendText(t)
+		id, err := send(c)
 		b.lastTxt = b.cfg.Now()
 		if err == nil {
 			err = b.textQueued(ctx, c, id)
 		}
 		if errors.Is(err, meshtastic.ErrRateLimited) {
 			if attempt == 1 {
-				b.log.Info("the radio refused a text for its rate limit; sending it again", "id", id, "after", b.cfg.TextPace)
+				b.log.Info("the radio refused "+what+" for its rate limit; sending it again", "id", id, "after", b.cfg.TextPace)
 				continue
 			}
 			err = fmt.Errorf("%s refused the text twice for its rate limit (is another app sending texts through it?): %w", b.cfg.Name, err)

@@ -404,7 +404,7 @@ func sections[T proto.Message, K ~int32](raw []T, now map[K]T) []T {
 	out := make([]T, 0, max(len(raw), len(now)))
 	used := make(map[K]bool, len(now))
 	for _, m := range raw {
-		tag, ok := oneofTag(m)
+		tag, ok := meshtastic.OneofTag(m)
 		if cur, have := now[K(tag-1)]; ok && have {
 			used[K(tag-1)] = true
 			out = append(out, cur)
@@ -418,20 +418,6 @@ func sections[T proto.Message, K ~int32](raw []T, now map[K]T) []T {
 		}
 	}
 	return out
-}
-
-// oneofTag is the field number set in m's payload_variant oneof.
-func oneofTag(m proto.Message) (int32, bool) {
-	r := m.ProtoReflect()
-	od := r.Descriptor().Oneofs().ByName("payload_variant")
-	if od == nil {
-		return 0, false
-	}
-	f := r.WhichOneof(od)
-	if f == nil {
-		return 0, false
-	}
-	return int32(f.Number()), true
 }
 
 // Special want_config_id nonces (see meshtastic.NonceOnlyConfig).
@@ -701,7 +687,9 @@ func (t *Tap) send(c *meshtastic.Client, p *pb.MeshPacket, reply pb.PortNum, tex
 func (t *Tap) SendText(ctx context.Context, who string, p *pb.MeshPacket) error {
 	b := t.b
 	b.textMu.Lock()
-	c, id, err := t.sendPacedText(ctx, p)
+	c, id, err := t.b.sendPacedText(ctx, "a virtual client's text", func(c *meshtastic.Client) (uint32, error) {
+		return t.send(c, p, pb.PortNum_ROUTING_APP, true)
+	})
 	b.textMu.Unlock()
 	if errors.Is(err, meshtastic.ErrRateLimited) {
 		t.Refuse(p, pb.Routing_RATE_LIMIT_EXCEEDED, "")
@@ -736,37 +724,6 @@ func (t *Tap) SendText(ctx context.Context, who string, p *pb.MeshPacket) error 
 		go b.trackAck(c, m)
 	}
 	return nil
-}
-
-// sendPacedText is Broker.sendPacedText for a client's own packet; the
-// caller holds textMu.
-func (t *Tap) sendPacedText(ctx context.Context, p *pb.MeshPacket) (*meshtastic.Client, uint32, error) {
-	b := t.b
-	for attempt := 1; ; attempt++ {
-		if wait := b.lastTxt.Add(b.cfg.TextPace).Sub(b.cfg.Now()); wait > 0 {
-			timer := time.NewTimer(wait)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				timer.Stop()
-				return nil, 0, ctx.Err()
-			}
-		}
-		c, err := b.Client()
-		if err != nil {
-			return nil, 0, err
-		}
-		id, err := t.send(c, p, pb.PortNum_ROUTING_APP, true)
-		b.lastTxt = b.cfg.Now()
-		if err == nil {
-			err = b.textQueued(ctx, c, id)
-		}
-		if errors.Is(err, meshtastic.ErrRateLimited) && attempt == 1 {
-			b.log.Info("the radio refused a virtual client's text for its rate limit; sending it again", "client", t.name, "after", b.cfg.TextPace)
-			continue
-		}
-		return c, id, err
-	}
 }
 
 // Traceroute sends the client's traceroute packet p through the radio's
