@@ -161,7 +161,7 @@ func (n *NodeClient) Handshake(ctx context.Context, nonce uint32) ([]*pb.FromRad
 
 // redact blanks the secrets in one handshake message: the private key,
 // the Wi-Fi password, the Bluetooth PIN, the MQTT password and channel
-// keys. Shared messages are cloned, never changed.
+// keys (zeroed, see below). Shared messages are cloned, never changed.
 func redact(m *pb.FromRadio) *pb.FromRadio {
 	switch v := m.GetPayloadVariant().(type) {
 	case *pb.FromRadio_Config:
@@ -188,11 +188,16 @@ func redact(m *pb.FromRadio) *pb.FromRadio {
 		mc.GetMqtt().Password = ""
 		return &pb.FromRadio{PayloadVariant: &pb.FromRadio_ModuleConfig{ModuleConfig: mc}}
 	case *pb.FromRadio_Channel:
-		if len(v.Channel.GetSettings().GetPsk()) == 0 {
+		// A one-byte key is an index into the firmware's well-known
+		// default keys, not a secret. A real 16- or 32-byte key is
+		// replaced by zeros of the same length rather than removed: an
+		// empty key means "no encryption", and apps would show the
+		// channel as open (and share it so in a channel URL).
+		if len(v.Channel.GetSettings().GetPsk()) <= 1 {
 			return m
 		}
 		ch := proto.Clone(v.Channel).(*pb.Channel)
-		ch.GetSettings().Psk = nil
+		ch.GetSettings().Psk = make([]byte, len(ch.GetSettings().GetPsk()))
 		return &pb.FromRadio{PayloadVariant: &pb.FromRadio_Channel{Channel: ch}}
 	}
 	return m
