@@ -337,7 +337,7 @@ func Settings() []Setting {
 		dur("per-source-penalty-max", "the longest an address is refused for failed logins", func(c *Config) *time.Duration { return &c.PerSourcePenaltyMax }),
 		num("max-connections", "most authenticated SSH connections open at once (0: 64, or max-sessions if larger)", func(c *Config) *int { return &c.MaxConnections }, 0, 100000),
 		num("max-connections-per-key", "most authenticated SSH connections one key may have open (0: 8, or max-sessions-per-key if larger)", func(c *Config) *int { return &c.MaxConnectionsPerKey }, 0, 100000),
-		dur("no-session-grace", "close an authenticated connection that has had no session (command, UI or forward to a radio) for this long (ssh -N without -L, or all its sessions ended)", func(c *Config) *time.Duration { return &c.NoSessionGrace }),
+		dur("no-session-grace", "close an authenticated connection that has had no session (command, UI or forward to a radio) for this long (ssh -N without -L, or all its sessions ended; a tunnel that has carried an app waits 15m for the next)", func(c *Config) *time.Duration { return &c.NoSessionGrace }),
 		dur("shutdown-grace", "how long sessions get to finish on shutdown", func(c *Config) *time.Duration { return &c.ShutdownGrace }),
 		dur("link-grace", "keep a radio connected this long after its last user leaves", func(c *Config) *time.Duration { return &c.LinkGrace }),
 		dur("heartbeat", "radio heartbeat interval; the radio drops clients silent for 15 minutes", func(c *Config) *time.Duration { return &c.Heartbeat }),

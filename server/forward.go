@@ -95,6 +95,7 @@ func (s *Server) directTCPIP(_ *ssh.Server, conn *gossh.ServerConn, newChan goss
 		return
 	}
 	defer s.perConn.release(conn)
+	s.conns.tunnel(conn)
 	rec, err := s.sessions.Open(sessions.User{
 		Name: id.Name, Fingerprint: id.Fingerprint, Role: id.Role.String(), RemoteAddr: remote,
 		Kind: sessions.Node, Command: "forward " + target,

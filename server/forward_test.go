@@ -249,11 +249,14 @@ func TestForwardKick(t *testing.T) {
 }
 
 // A connection whose only session is a forward is not closed by the
-// no-session timer while the forward is open, and is once it closes.
+// no-session timer while the forward is open. Once the app leaves, the
+// tunnel waits the node idle timeout (not the shorter no-session grace)
+// for the next app, then closes.
 func TestForwardCountsAsSession(t *testing.T) {
 	goroutineBaseline(t)
 	otto := newUser(t, "otto", `role="operator"`)
-	g := startGateway(t, gwOptions{users: []*user{otto}, server: Config{NoSessionGrace: 300 * time.Millisecond}})
+	g := startGateway(t, gwOptions{users: []*user{otto}, server: Config{NoSessionGrace: 300 * time.Millisecond,
+		NodeIdleTimeout: 1500 * time.Millisecond}})
 	c, err := g.dial(t, otto)
 	if err != nil {
 		t.Fatal(err)
@@ -273,7 +276,11 @@ func TestForwardCountsAsSession(t *testing.T) {
 		t.Fatalf("stats %+v: the connection was closed with a forward open", st)
 	}
 	app.close()
-	eventually(t, 3*time.Second, "the connection to close after its grace", func() bool {
+	time.Sleep(700 * time.Millisecond) // past the no-session grace
+	if st := g.srv.Stats(); st.ClosedNoSession != 0 {
+		t.Fatalf("stats %+v: the tunnel closed at the no-session grace, between two apps", st)
+	}
+	eventually(t, 5*time.Second, "the tunnel to close after the node idle timeout", func() bool {
 		return g.srv.Stats().ClosedNoSession == 1
 	})
 }

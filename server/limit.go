@@ -421,6 +421,11 @@ type authConn struct {
 	lc        *limitedConn
 	timer     *time.Timer // the no-session timer; nil while sessions run
 	gone      bool        // removed from the table
+	// tunnel: the connection has carried a forward to a virtual node.
+	// Between apps it gets tunnelGrace rather than grace, so an app that
+	// reconnects (Home Assistant restarting, a phone waking) finds its
+	// tunnel still up.
+	tunnel bool
 }
 
 // connTable is the table of live authenticated connections. It caps them
@@ -432,6 +437,7 @@ type authConn struct {
 type connTable struct {
 	max, maxPerKey int
 	grace          time.Duration
+	tunnelGrace    time.Duration
 	idle           func(*authConn) // a connection's grace ran out; called without the lock
 
 	mu        sync.Mutex
@@ -441,8 +447,11 @@ type connTable struct {
 	perKey    map[string]int
 }
 
-func newConnTable(max, perKey int, grace time.Duration, idle func(*authConn)) *connTable {
-	return &connTable{max: max, maxPerKey: perKey, grace: grace, idle: idle,
+func newConnTable(max, perKey int, grace, tunnelGrace time.Duration, idle func(*authConn)) *connTable {
+	if tunnelGrace < grace {
+		tunnelGrace = grace
+	}
+	return &connTable{max: max, maxPerKey: perKey, grace: grace, tunnelGrace: tunnelGrace, idle: idle,
 		byID: map[string]*authConn{}, bySession: map[string]*authConn{}, perKey: map[string]int{}}
 }
 
@@ -511,9 +520,26 @@ func (t *connTable) sessions(conn any, delta int) {
 	}
 }
 
+// tunnel marks conn as one that has carried a forward.
+func (t *connTable) tunnel(conn any) {
+	sc, ok := conn.(interface{ SessionID() []byte })
+	if !ok {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if a := t.bySession[string(sc.SessionID())]; a != nil {
+		a.tunnel = true
+	}
+}
+
 func (t *connTable) startTimerLocked(a *authConn) {
+	grace := t.grace
+	if a.tunnel {
+		grace = t.tunnelGrace
+	}
 	var tm *time.Timer
-	tm = time.AfterFunc(t.grace, func() {
+	tm = time.AfterFunc(grace, func() {
 		t.mu.Lock()
 		// A session that opened, or a newer timer, wins over this one.
 		fire := !a.gone && a.timer == tm && a.info.Sessions == 0

@@ -25,6 +25,7 @@ import (
 	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/sessions"
+	"github.com/meshgate/meshgate/vnode"
 )
 
 // Authorizer decides who may log in; *auth.Keys implements it.
@@ -228,7 +229,12 @@ func New(cfg Config, keys Authorizer, mgr *sessions.Manager, radios *radio.Regis
 	pen := newPenaltyBox(cfg.PenaltyBase, cfg.PenaltyMax, cfg.PenaltySources, s.trustedProxy)
 	s.lim = newConnLimiter(startups{cfg.StartupsBegin, cfg.StartupsRate, cfg.MaxUnauthenticated},
 		cfg.MaxUnauthPerSource, cfg.Rand, pen)
-	s.conns = newConnTable(cfg.MaxConnections, cfg.MaxConnectionsPerKey, cfg.NoSessionGrace, s.closeIdle)
+	// A tunnel between two apps waits as long as an app may stay silent.
+	tunnelGrace := cfg.NodeIdleTimeout
+	if tunnelGrace <= 0 {
+		tunnelGrace = vnode.DefaultIdleTimeout
+	}
+	s.conns = newConnTable(cfg.MaxConnections, cfg.MaxConnectionsPerKey, cfg.NoSessionGrace, tunnelGrace, s.closeIdle)
 	s.perConn.table = s.conns
 	srv, err := wish.NewServer(
 		// The host key goes in first: without one, NewServer would write a
