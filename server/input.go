@@ -58,6 +58,10 @@ var (
 	pasteEnd   = []byte("\x1b[201~")
 )
 
+// cutDiscount is how many discarded bytes of a cut paste cost one byte
+// of the input rate: they are only scanned for the paste's end.
+const cutDiscount = 16
+
 // inputGate is the io.Reader a UI session's program reads instead of
 // the SSH channel. It passes keys, mouse reports and terminal replies on
 // unchanged, and:
@@ -73,7 +77,10 @@ var (
 //     parameters, and win32-input-mode key records (final '_'), which
 //     the reader turns back into raw bytes and so could forge a paste
 //     start past this gate (Bubble Tea never asks for that mode);
-//   - reads at most limits.Rate bytes per second (token bucket).
+//   - reads at most limits.Rate bytes per second (token bucket); the
+//     discarded tail of a cut paste costs a sixteenth (cutDiscount), so
+//     an accidental paste of megabytes drains in seconds, not minutes,
+//     while even a paste that never ends stays at 1 MiB/s.
 //
 // Sequences are recognised wherever an introducer (ESC [, ESC P, or the
 // 8-bit CSI and DCS bytes) appears, whatever the reader would make of
@@ -163,16 +170,20 @@ func (g *inputGate) Read(p []byte) (int, error) {
 			}
 			return 0, g.err
 		}
-		want := len(g.in)
+		want, discount := len(g.in), 1
+		if g.cutting {
+			discount = cutDiscount
+		}
 		if g.bucket != nil {
-			var err error
-			if want, err = g.bucket.take(g.ctx, want); err != nil {
+			tokens, err := g.bucket.take(g.ctx, (want+discount-1)/discount)
+			if err != nil {
 				return 0, io.EOF
 			}
+			want = min(want, tokens*discount)
 		}
 		n, err := g.src.Read(g.in[:want])
 		if g.bucket != nil {
-			g.bucket.refund(want - n)
+			g.bucket.refund((want - n) / discount)
 		}
 		g.inPos, g.inEnd = 0, n
 		if err != nil {

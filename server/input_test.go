@@ -497,3 +497,24 @@ func TestPasteIntoUIIsBounded(t *testing.T) {
 		t.Errorf("no log of the limited input:\n%s", g.logs.String())
 	}
 }
+
+// The discarded tail of a cut paste costs a sixteenth of the rate: an
+// accidental paste of a megabyte drains in about a second of the fake
+// clock, not sixteen, and the UI gets its keys again.
+func TestInputGateCutTailDrainsFast(t *testing.T) {
+	clk := &stepClock{now: time.Unix(0, 0)}
+	in := "\x1b[200~" + strings.Repeat("p", 1<<20) + "\x1b[201~" + "q"
+	g := newInputGate(context.Background(), strings.NewReader(in), inputLimits{Paste: testPaste, Rate: 64 << 10, Burst: 64 << 10}, clk)
+	out, err := io.ReadAll(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(out), "q") {
+		t.Errorf("the key after the paste is missing: ...%q", out[max(0, len(out)-20):])
+	}
+	// 1 MiB at a sixteenth is 64 KiB of tokens: one burst plus about a
+	// second; at the full cost it would be fifteen seconds.
+	if clk.slept > 3*time.Second {
+		t.Errorf("slept %s on the fake clock draining a cut paste", clk.slept)
+	}
+}
