@@ -146,7 +146,7 @@ func (r *runner) connectionsCmd() *cobra.Command {
 	closeCmd := &cobra.Command{
 		Use:   "close CONNECTION_ID [--reason TEXT]",
 		Short: "close a connection and every session on it",
-		Args:  exactArgs(1, "a connection id (see: connections)"),
+		Args:  exactArgs(1, "a connection id, as the connections command lists them"),
 		RunE: r.run(func(_ *cobra.Command, args []string) error {
 			res, err := r.env.Backend.CloseConnection(r.c(), args[0], reason)
 			if err != nil {
@@ -170,7 +170,7 @@ func (r *runner) kickCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "kick SESSION_ID [--reason TEXT]",
 		Short: "close another session, telling its user why",
-		Args:  exactArgs(1, "a session id (see: sessions)"),
+		Args:  exactArgs(1, "a session id, as the sessions command lists them"),
 		RunE: r.run(func(_ *cobra.Command, args []string) error {
 			res, err := r.env.Backend.Kick(r.c(), args[0], reason)
 			if err != nil {
