@@ -47,7 +47,7 @@ func TestForwardHandshakeIsTheRadios(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := newNodeApp(t, conn)
-	got := app.handshake(0x5eed)
+	got := app.Handshake(0x5eed)
 
 	// The radio's own handshake, on its console stream (the gateway holds
 	// its one TCP client slot).
@@ -57,12 +57,12 @@ func TestForwardHandshakeIsTheRadios(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = g.sims["base"].ServeStream(ctx, b) }()
 	direct := newNodeApp(t, a)
-	want := direct.handshake(0x5eed)
+	want := direct.Handshake(0x5eed)
 	for len(want) > 0 && want[0].GetRebooted() { // a console's boot notice
 		want = want[1:]
 	}
 	cancel()
-	direct.close()
+	direct.Close()
 	<-done
 
 	if len(got) != len(want) {
@@ -205,7 +205,7 @@ func TestForwardRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newNodeApp(t, conn).handshake(9)
+	newNodeApp(t, conn).Handshake(9)
 	if len(g.mgr.List()) != 1 {
 		t.Errorf("sessions %+v, want the one forward", g.mgr.List())
 	}
@@ -228,7 +228,7 @@ func TestForwardKick(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := newNodeApp(t, conn)
-	app.handshake(5)
+	app.Handshake(5)
 	r := g.run(t, ada, "sessions")
 	if !strings.Contains(r.stdout, "otto") || !strings.Contains(r.stdout, "node") {
 		t.Fatalf("sessions:\n%s", r.stdout)
@@ -242,7 +242,7 @@ func TestForwardKick(t *testing.T) {
 	if r := g.run(t, ada, "kick "+id); r.code != 0 {
 		t.Fatalf("kick: %+v", r)
 	}
-	if !app.closed(3 * time.Second) {
+	if !app.Closed(3 * time.Second) {
 		t.Fatal("the kicked app is still connected")
 	}
 	eventually(t, 3*time.Second, "the session to close", func() bool { return g.mgr.Count() == 0 })
@@ -267,15 +267,15 @@ func TestForwardCountsAsSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := newNodeApp(t, conn)
-	app.handshake(1)
+	app.Handshake(1)
 	time.Sleep(800 * time.Millisecond)
-	if app.closed(0) {
+	if app.Closed(0) {
 		t.Fatal("the forward was closed while open")
 	}
 	if st := g.srv.Stats(); st.ClosedNoSession != 0 || st.Authenticated != 1 {
 		t.Fatalf("stats %+v: the connection was closed with a forward open", st)
 	}
-	app.close()
+	app.Close()
 	time.Sleep(700 * time.Millisecond) // past the no-session grace
 	if st := g.srv.Stats(); st.ClosedNoSession != 0 {
 		t.Fatalf("stats %+v: the tunnel closed at the no-session grace, between two apps", st)
@@ -302,7 +302,7 @@ func TestForwardIdle(t *testing.T) {
 			t.Fatal(err)
 		}
 		a := newNodeApp(t, conn)
-		a.handshake(2)
+		a.Handshake(2)
 		return a
 	}
 	silent, beating := open(), open()
@@ -315,14 +315,14 @@ func TestForwardIdle(t *testing.T) {
 			case <-stop:
 				return
 			case <-time.After(100 * time.Millisecond):
-				beating.heartbeat()
+				beating.Heartbeat()
 			}
 		}
 	}()
-	if !silent.closed(3 * time.Second) {
+	if !silent.Closed(3 * time.Second) {
 		t.Error("a silent app was not dropped")
 	}
-	if beating.closed(0) {
+	if beating.Closed(0) {
 		t.Error("an app that heartbeats was dropped")
 	}
 	close(stop)
@@ -359,12 +359,12 @@ func TestNodeListener(t *testing.T) {
 		return conn
 	}
 	app := newNodeApp(t, dialFrom("127.0.0.1"))
-	app.handshake(3)
+	app.Handshake(3)
 	// A viewer: its text is refused as the firmware refuses, and nothing
 	// reaches the radio.
 	before := g.sims["base"].Stats().ClientPackets
-	app.sendPacket(appText(0x4242, meshtastic.Broadcast, "hi", false))
-	if e, ok := routingError(app.answer(5*time.Second, 0x4242)); !ok || e != pb.Routing_NOT_AUTHORIZED {
+	app.SendPacket(appText(0x4242, meshtastic.Broadcast, "hi", false))
+	if e, ok := routingError(app.Answer(5*time.Second, 0x4242)); !ok || e != pb.Routing_NOT_AUTHORIZED {
 		t.Errorf("answer %v, want NOT_AUTHORIZED", e)
 	}
 	var s sessions.Info
@@ -376,13 +376,13 @@ func TestNodeListener(t *testing.T) {
 	}
 
 	refused := newNodeApp(t, dialFrom("127.0.0.2"))
-	if !refused.closed(3 * time.Second) {
+	if !refused.Closed(3 * time.Second) {
 		t.Error("a connection from outside node-allow was served")
 	}
 	second := newNodeApp(t, dialFrom("127.0.0.1"))
-	second.handshake(4)
+	second.Handshake(4)
 	third := newNodeApp(t, dialFrom("127.0.0.1"))
-	if !third.closed(3 * time.Second) {
+	if !third.Closed(3 * time.Second) {
 		t.Error("a third connection from one address was served (cap 2)")
 	}
 	st := g.srv.Stats()

@@ -151,7 +151,7 @@ func nodePolicy(t *testing.T, g *gateway, roles map[*user]auth.Role) map[backend
 		}
 		app := newNodeApp(t, conn)
 		var psk bool
-		for _, m := range app.handshake(uint32(role) + 10) {
+		for _, m := range app.Handshake(uint32(role) + 10) {
 			// More than a default-key index, and not the zeros that
 			// stand in for a key withheld.
 			if k := m.GetChannel().GetSettings().GetPsk(); len(k) > 1 && !bytes.Equal(k, make([]byte, len(k))) {
@@ -166,9 +166,9 @@ func nodePolicy(t *testing.T, g *gateway, roles map[*user]auth.Role) map[backend
 		check := func(op backend.Op, p *pb.MeshPacket, answered func(*pb.MeshPacket) bool) {
 			t.Helper()
 			before := r.Stats().ClientPackets
-			app.sendPacket(p)
+			app.SendPacket(p)
 			if role < backend.MinRole(op) {
-				ans := app.answer(5*time.Second, p.GetId())
+				ans := app.Answer(5*time.Second, p.GetId())
 				if e, ok := routingError(ans); !ok || e != pb.Routing_NOT_AUTHORIZED {
 					t.Errorf("%s as %s: answer %v, want NOT_AUTHORIZED", op, role, ans)
 				}
@@ -182,7 +182,7 @@ func nodePolicy(t *testing.T, g *gateway, roles map[*user]auth.Role) map[backend
 				return r.Stats().ClientPackets > before
 			})
 			if answered != nil {
-				if ans := app.answer(5*time.Second, p.GetId()); !answered(ans) {
+				if ans := app.Answer(5*time.Second, p.GetId()); !answered(ans) {
 					t.Errorf("%s as %s: answer %v", op, role, ans)
 				}
 			}
@@ -196,7 +196,7 @@ func nodePolicy(t *testing.T, g *gateway, roles map[*user]auth.Role) map[backend
 		id++
 		check(backend.OpNodeAdmin, appAdmin(id, r.MyNodeNum(), &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_GetOwnerRequest{GetOwnerRequest: true}}),
 			func(p *pb.MeshPacket) bool { return p.GetDecoded().GetPortnum() == pb.PortNum_ADMIN_APP })
-		app.close()
+		app.Close()
 		_ = c.Close()
 	}
 	// The admin's message is in the audit log; the refused ones are not.

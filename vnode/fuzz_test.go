@@ -29,20 +29,19 @@ func FuzzToRadio(f *testing.F) {
 			payload = payload[:frame.MaxPayload]
 		}
 		c := dialRaw(t, addr)
-		defer c.close()
-		w := frame.NewWriter(c.conn)
-		if err := w.WriteFrame(payload); err != nil {
+		defer c.Close()
+		if err := c.WriteFrame(payload); err != nil {
 			t.Fatal(err)
 		}
-		_ = w.WriteFrame(hb) // fails once a disconnect closed the connection
+		_ = c.WriteFrame(hb) // fails once a disconnect closed the connection
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			for _, m := range c.frames() {
+			for _, m := range c.Frames() {
 				if q := m.GetQueueStatus(); q != nil && q.GetMeshPacketId() == 0 && q.GetMaxlen() > 0 {
 					return
 				}
 			}
-			if c.closed() {
+			if c.Closed(0) {
 				msg := &pb.ToRadio{}
 				if proto.Unmarshal(payload, msg) == nil && msg.GetDisconnect() {
 					return

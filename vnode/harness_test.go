@@ -2,8 +2,6 @@ package vnode
 
 import (
 	"context"
-	"errors"
-	"io"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -11,17 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/meshgate/meshgate/auth"
 	"github.com/meshgate/meshgate/backend"
-	"github.com/meshgate/meshgate/meshtastic/frame"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/meshtastic/sim"
 	"github.com/meshgate/meshgate/meshtastic/sim/simtest"
 	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/sessions"
 	"github.com/meshgate/meshgate/store"
+	"github.com/meshgate/meshgate/vnode/vnodetest"
 )
 
 // harness is a simulated radio behind a real broker and the core, with
@@ -153,151 +149,11 @@ func (h *harness) served() []error {
 }
 
 // rawClient speaks frames to a virtual node (or a radio) directly.
-type rawClient struct {
-	tb   testing.TB
-	conn net.Conn
-	fr   *frame.Reader
-	mu   sync.Mutex
-	got  []*pb.FromRadio
-	done chan struct{}
-	err  error
-}
+type rawClient = vnodetest.App
 
-func dialRaw(tb testing.TB, addr string) *rawClient {
-	tb.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c := &rawClient{tb: tb, conn: conn, fr: frame.NewReader(conn, frame.WithPartialTimeout(0)), done: make(chan struct{})}
-	go c.read()
-	tb.Cleanup(func() { c.close() })
-	return c
-}
+func dialRaw(tb testing.TB, addr string) *rawClient { return vnodetest.Dial(tb, addr) }
 
-func (c *rawClient) close() {
-	_ = c.conn.Close()
-	<-c.done
-}
-
-func (c *rawClient) read() {
-	defer close(c.done)
-	for {
-		it, err := c.fr.Next()
-		if err != nil {
-			c.mu.Lock()
-			c.err = err
-			c.mu.Unlock()
-			return
-		}
-		if it.Kind != frame.KindFrame {
-			continue
-		}
-		m := &pb.FromRadio{}
-		if err := proto.Unmarshal(it.Payload, m); err != nil {
-			c.tb.Errorf("a frame that is not a FromRadio: %v", err)
-			continue
-		}
-		c.mu.Lock()
-		c.got = append(c.got, m)
-		c.mu.Unlock()
-	}
-}
-
-// closed reports whether the other side closed the connection.
-func (c *rawClient) closed() bool {
-	select {
-	case <-c.done:
-		return errors.Is(c.err, io.EOF) || c.err != nil
-	default:
-		return false
-	}
-}
-
-func (c *rawClient) send(m *pb.ToRadio) {
-	c.tb.Helper()
-	b, err := proto.Marshal(m)
-	if err != nil {
-		c.tb.Fatal(err)
-	}
-	if err := frame.NewWriter(c.conn).WriteFrame(b); err != nil {
-		c.tb.Fatal(err)
-	}
-}
-
-func (c *rawClient) wantConfig(nonce uint32) {
-	c.send(&pb.ToRadio{PayloadVariant: &pb.ToRadio_WantConfigId{WantConfigId: nonce}})
-}
-
-func (c *rawClient) sendPacket(p *pb.MeshPacket) {
-	c.send(&pb.ToRadio{PayloadVariant: &pb.ToRadio_Packet{Packet: p}})
-}
-
-// frames returns everything received so far.
-func (c *rawClient) frames() []*pb.FromRadio {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]*pb.FromRadio(nil), c.got...)
-}
-
-// await waits until some received frame satisfies f and returns it.
-func (c *rawClient) await(d time.Duration, what string, f func(*pb.FromRadio) bool) *pb.FromRadio {
-	c.tb.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		for _, m := range c.frames() {
-			if f(m) {
-				return m
-			}
-		}
-		if time.Now().After(deadline) {
-			c.tb.Fatalf("no %s within %s (%d frames received)", what, d, len(c.frames()))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// handshake asks for a config and returns the frames up to and including
-// config_complete_id.
-func (c *rawClient) handshake(nonce uint32) []*pb.FromRadio {
-	c.tb.Helper()
-	start := len(c.frames())
-	c.wantConfig(nonce)
-	c.await(10*time.Second, "config_complete_id", func(m *pb.FromRadio) bool {
-		_, ok := m.GetPayloadVariant().(*pb.FromRadio_ConfigCompleteId)
-		return ok && m.GetConfigCompleteId() == nonce
-	})
-	all := c.frames()[start:]
-	for i, m := range all {
-		if _, ok := m.GetPayloadVariant().(*pb.FromRadio_ConfigCompleteId); ok && m.GetConfigCompleteId() == nonce {
-			return all[:i+1]
-		}
-	}
-	return nil
-}
-
-// answers returns the packets received that answer request id.
-func (c *rawClient) answers(id uint32) []*pb.MeshPacket {
-	var out []*pb.MeshPacket
-	for _, m := range c.frames() {
-		if p := m.GetPacket(); p != nil && p.GetDecoded().GetRequestId() == id {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func routingError(p *pb.MeshPacket) (pb.Routing_Error, bool) {
-	d := p.GetDecoded()
-	if d.GetPortnum() != pb.PortNum_ROUTING_APP {
-		return 0, false
-	}
-	r := &pb.Routing{}
-	if err := proto.Unmarshal(d.GetPayload(), r); err != nil {
-		return 0, false
-	}
-	return r.GetErrorReason(), true
-}
+var routingError = vnodetest.RoutingError
 
 func textPacket(id, to uint32, text string, ack bool) *pb.MeshPacket {
 	return &pb.MeshPacket{Id: id, To: to, WantAck: ack, HopLimit: 3,

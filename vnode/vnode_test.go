@@ -30,13 +30,13 @@ func TestHandshakeIsTheRadios(t *testing.T) {
 	direct := map[uint32][]*pb.FromRadio{}
 	for _, n := range nonces { // before the gateway takes the radio: it serves one client
 		c := dialRaw(t, addr)
-		direct[n] = c.handshake(n)
-		c.close()
+		direct[n] = c.Handshake(n)
+		c.Close()
 	}
 	h := newHarnessFor(t, r, addr)
 	c := dialRaw(t, h.listen(admin, false))
 	for _, n := range nonces {
-		got := c.handshake(n)
+		got := c.Handshake(n)
 		want := direct[n]
 		if len(got) != len(want) {
 			t.Errorf("nonce %d: %d frames through the gateway, %d from the radio", n, len(got), len(want))
@@ -52,7 +52,7 @@ func TestHandshakeIsTheRadios(t *testing.T) {
 	}
 
 	v := dialRaw(t, h.listen(viewer, false))
-	for _, m := range v.handshake(77) {
+	for _, m := range v.Handshake(77) {
 		if s := m.GetConfig().GetSecurity(); s != nil && len(s.GetPrivateKey()) > 0 {
 			t.Error("a viewer got the radio's private key")
 		}
@@ -145,17 +145,17 @@ func TestThreeClientsShareLiveTraffic(t *testing.T) {
 func TestViewerTextRefused(t *testing.T) {
 	h := newHarness(t, fastSim(13, 5))
 	c := dialRaw(t, h.listen(viewer, false))
-	c.handshake(1)
+	c.Handshake(1)
 	before := h.sim.Stats().ClientPackets
 	to := h.nodes(1)[0]
-	c.sendPacket(textPacket(0xabc123, to, "hi", true))
-	ans := c.await(3*time.Second, "refusal", func(m *pb.FromRadio) bool {
+	c.SendPacket(textPacket(0xabc123, to, "hi", true))
+	ans := c.Await(3*time.Second, "refusal", func(m *pb.FromRadio) bool {
 		return m.GetPacket().GetDecoded().GetRequestId() == 0xabc123
 	}).GetPacket()
 	if e, ok := routingError(ans); !ok || e != pb.Routing_NOT_AUTHORIZED {
 		t.Errorf("answer %v, want routing NOT_AUTHORIZED", ans)
 	}
-	n := c.await(time.Second, "notification", func(m *pb.FromRadio) bool {
+	n := c.Await(time.Second, "notification", func(m *pb.FromRadio) bool {
 		return m.GetClientNotification().GetReplyId() == 0xabc123
 	}).GetClientNotification()
 	if !strings.Contains(n.GetMessage(), "operator") {
@@ -167,9 +167,9 @@ func TestViewerTextRefused(t *testing.T) {
 	}
 	// An operator's admin message is refused the same way.
 	o := dialRaw(t, h.listen(operator, false))
-	o.handshake(2)
-	o.sendPacket(adminPacket(0x5151, h.sim.MyNodeNum(), &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_RebootSeconds{RebootSeconds: 5}}))
-	ans = o.await(3*time.Second, "refusal", func(m *pb.FromRadio) bool {
+	o.Handshake(2)
+	o.SendPacket(adminPacket(0x5151, h.sim.MyNodeNum(), &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_RebootSeconds{RebootSeconds: 5}}))
+	ans = o.Await(3*time.Second, "refusal", func(m *pb.FromRadio) bool {
 		return m.GetPacket().GetDecoded().GetRequestId() == 0x5151
 	}).GetPacket()
 	if e, _ := routingError(ans); e != pb.Routing_NOT_AUTHORIZED {
@@ -192,28 +192,28 @@ func TestAnswersReachOnlyTheSender(t *testing.T) {
 	h := newHarness(t, fastSim(14, 8))
 	addr := h.listen(operator, false)
 	a, b := dialRaw(t, addr), dialRaw(t, addr)
-	a.handshake(1)
-	b.handshake(2)
+	a.Handshake(1)
+	b.Handshake(2)
 	dest := h.nodes(1)[0]
-	a.sendPacket(textPacket(0x7701, dest, "are you there", true))
-	ack := a.await(5*time.Second, "ack", func(m *pb.FromRadio) bool {
+	a.SendPacket(textPacket(0x7701, dest, "are you there", true))
+	ack := a.Await(5*time.Second, "ack", func(m *pb.FromRadio) bool {
 		e, ok := routingError(m.GetPacket())
 		return ok && e == pb.Routing_NONE && m.GetPacket().GetDecoded().GetRequestId() == 0x7701
 	}).GetPacket()
 	if ack.GetFrom() != dest {
 		t.Errorf("ack from %#x, want the destination %#x", ack.GetFrom(), dest)
 	}
-	a.await(time.Second, "queue status", func(m *pb.FromRadio) bool {
+	a.Await(time.Second, "queue status", func(m *pb.FromRadio) bool {
 		return m.GetQueueStatus().GetMeshPacketId() == 0x7701
 	})
-	a.sendPacket(&pb.MeshPacket{Id: 0x7702, To: dest, HopLimit: 3,
+	a.SendPacket(&pb.MeshPacket{Id: 0x7702, To: dest, HopLimit: 3,
 		PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: pb.PortNum_TRACEROUTE_APP, WantResponse: true}}})
-	a.await(5*time.Second, "traceroute reply", func(m *pb.FromRadio) bool {
+	a.Await(5*time.Second, "traceroute reply", func(m *pb.FromRadio) bool {
 		d := m.GetPacket().GetDecoded()
 		return d.GetPortnum() == pb.PortNum_TRACEROUTE_APP && d.GetRequestId() == 0x7702
 	})
 	time.Sleep(100 * time.Millisecond)
-	for _, m := range b.frames() {
+	for _, m := range b.Frames() {
 		if p := m.GetPacket(); p != nil && p.GetDecoded().GetRequestId() != 0 {
 			t.Errorf("the other app got an answer: %v", p)
 		}
@@ -239,13 +239,13 @@ func TestSameIDFromTwoClients(t *testing.T) {
 	h := newHarness(t, fastSim(15, 8))
 	addr := h.listen(operator, false)
 	a, b := dialRaw(t, addr), dialRaw(t, addr)
-	a.handshake(1)
-	b.handshake(2)
+	a.Handshake(1)
+	b.Handshake(2)
 	dests := h.nodes(2)
-	a.sendPacket(textPacket(0x4242, dests[0], "from a", true))
-	b.sendPacket(textPacket(0x4242, dests[1], "from b", true))
+	a.SendPacket(textPacket(0x4242, dests[0], "from a", true))
+	b.SendPacket(textPacket(0x4242, dests[1], "from b", true))
 	for i, c := range []*rawClient{a, b} {
-		ack := c.await(5*time.Second, "ack", func(m *pb.FromRadio) bool {
+		ack := c.Await(5*time.Second, "ack", func(m *pb.FromRadio) bool {
 			e, ok := routingError(m.GetPacket())
 			return ok && e == pb.Routing_NONE && m.GetPacket().GetDecoded().GetRequestId() == 0x4242
 		}).GetPacket()
@@ -255,7 +255,7 @@ func TestSameIDFromTwoClients(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	for i, c := range []*rawClient{a, b} {
-		if n := len(c.answers(0x4242)); n != 1 {
+		if n := len(c.Answers(0x4242)); n != 1 {
 			t.Errorf("client %d got %d answers, want its own one", i, n)
 		}
 	}
@@ -269,9 +269,9 @@ func TestSameIDFromTwoClients(t *testing.T) {
 func TestAdminConfigWriteAudited(t *testing.T) {
 	h := newHarness(t, fastSim(16, 4))
 	watcher := dialRaw(t, h.listen(viewer, false))
-	watcher.handshake(3)
+	watcher.Handshake(3)
 	a := dialRaw(t, h.listen(admin, false))
-	hs := a.handshake(4)
+	hs := a.Handshake(4)
 	var lora *pb.Config_LoRaConfig
 	for _, m := range hs {
 		if l := m.GetConfig().GetLora(); l != nil {
@@ -282,15 +282,15 @@ func TestAdminConfigWriteAudited(t *testing.T) {
 		t.Fatal("no LoRa config in the handshake")
 	}
 	lora.HopLimit = 5
-	a.sendPacket(adminPacket(0x6601, h.sim.MyNodeNum(), &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_SetConfig{
+	a.SendPacket(adminPacket(0x6601, h.sim.MyNodeNum(), &pb.AdminMessage{PayloadVariant: &pb.AdminMessage_SetConfig{
 		SetConfig: &pb.Config{PayloadVariant: &pb.Config_Lora{Lora: lora}}}}))
-	ans := a.await(5*time.Second, "ack", func(m *pb.FromRadio) bool {
+	ans := a.Await(5*time.Second, "ack", func(m *pb.FromRadio) bool {
 		return m.GetPacket().GetDecoded().GetRequestId() == 0x6601
 	}).GetPacket()
 	if e, ok := routingError(ans); !ok || e != pb.Routing_NONE {
 		t.Errorf("answer %v, want an ack", ans)
 	}
-	watcher.await(2*time.Second, "announcement", func(m *pb.FromRadio) bool {
+	watcher.Await(2*time.Second, "announcement", func(m *pb.FromRadio) bool {
 		return strings.Contains(m.GetClientNotification().GetMessage(), "ada is changing this radio from an app: set_config lora")
 	})
 	deadline := time.Now().Add(3 * time.Second)
@@ -313,7 +313,7 @@ func TestAdminConfigWriteAudited(t *testing.T) {
 	}
 	// The radio reboots for the write; the apps stay connected.
 	time.Sleep(500 * time.Millisecond)
-	if watcher.closed() || a.closed() {
+	if watcher.Closed(0) || a.Closed(0) {
 		t.Error("an app was disconnected by the radio's reboot")
 	}
 }
@@ -325,12 +325,12 @@ func TestHeartbeatAnsweredLocally(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // the broker's own first heartbeat
 	before := h.sim.Stats().FramesIn
 	for range 3 {
-		c.send(&pb.ToRadio{PayloadVariant: &pb.ToRadio_Heartbeat{Heartbeat: &pb.Heartbeat{}}})
+		c.Send(&pb.ToRadio{PayloadVariant: &pb.ToRadio_Heartbeat{Heartbeat: &pb.Heartbeat{}}})
 	}
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		n := 0
-		for _, m := range c.frames() {
+		for _, m := range c.Frames() {
 			if q := m.GetQueueStatus(); q != nil && q.GetMeshPacketId() == 0 && q.GetMaxlen() > 0 {
 				n++
 			}
@@ -369,8 +369,8 @@ func TestDisconnectsLeaveTheUpstreamAlone(t *testing.T) {
 			_ = c.Close() // disconnect, then close
 		} else {
 			r := dialRaw(t, addr)
-			r.handshake(uint32(i + 1))
-			r.close() // hang up
+			r.Handshake(uint32(i + 1))
+			r.Close() // hang up
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -404,7 +404,7 @@ func TestDisconnectsLeaveTheUpstreamAlone(t *testing.T) {
 func TestKickClosesTheClient(t *testing.T) {
 	h := newHarness(t, fastSim(19, 3))
 	c := dialRaw(t, h.listen(viewer, true))
-	c.handshake(9)
+	c.Handshake(9)
 	list := h.sess.List()
 	if len(list) != 1 {
 		t.Fatalf("%d sessions", len(list))
@@ -412,9 +412,7 @@ func TestKickClosesTheClient(t *testing.T) {
 	if err := h.sess.Kick(list[0].ID, "kicked by ada"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-c.done:
-	case <-time.After(3 * time.Second):
+	if !c.Closed(3 * time.Second) {
 		t.Fatal("the kicked app is still connected")
 	}
 	deadline := time.Now().Add(3 * time.Second)
