@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,7 @@ func TestLinkPolicy(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	kicked := fmt.Errorf("%w: the radio closed the connection: %w", meshtastic.ErrClosed, io.EOF)
 	refused := fmt.Errorf("%w: dial: %w", transport.ErrUnreachable, syscall.ECONNREFUSED)
+	timedOut := fmt.Errorf("%w: dial: %w", transport.ErrUnreachable, syscall.ETIMEDOUT)
 	step := func(kind transport.Kind, linked bool, up time.Duration, err error) outcome {
 		t.Helper()
 		now = now.Add(up + time.Second)
@@ -47,9 +49,10 @@ func TestLinkPolicy(t *testing.T) {
 		t.Fatalf("first drop: %s", o.state)
 	}
 	within(o, time.Second)
-	// Something else in between does not reset the count or the backoff.
-	within(step(transport.TCP, false, 0, refused), 2*time.Second)
-	within(step(transport.TCP, true, 15*time.Second, kicked), 4*time.Second)
+	// A timeout in between does not reset the count; the backoff grows
+	// with failed dials and starts again after each handshake.
+	within(step(transport.TCP, false, 0, timedOut), 2*time.Second)
+	within(step(transport.TCP, true, 15*time.Second, kicked), time.Second)
 	o = step(transport.TCP, true, 15*time.Second, kicked)
 	if o.state != Contended || !errors.Is(o.err, meshtastic.ErrContended) || reasonOf(o.err) != "another app is using the radio" {
 		t.Fatalf("third short link: %s %v", o.state, o.err)
@@ -65,8 +68,8 @@ func TestLinkPolicy(t *testing.T) {
 	}
 	within(o, 10*time.Minute)
 	// Unreachable meanwhile: an ordinary backoff, not "another app".
-	if o = step(transport.TCP, false, 0, refused); o.state != Backoff || errors.Is(o.err, meshtastic.ErrContended) {
-		t.Fatalf("refused while contended: %s %v", o.state, o.err)
+	if o = step(transport.TCP, false, 0, timedOut); o.state != Backoff || errors.Is(o.err, meshtastic.ErrContended) {
+		t.Fatalf("timeout while contended: %s %v", o.state, o.err)
 	}
 	// The next short link is contended at once (the flag is sticky).
 	if o = step(transport.TCP, true, 2*time.Second, kicked); o.state != Contended {
@@ -74,6 +77,21 @@ func TestLinkPolicy(t *testing.T) {
 	}
 	within(o, 20*time.Minute)
 	within(step(transport.TCP, true, 2*time.Second, kicked), 30*time.Minute) // the cap
+	// A refused dial means nothing was listening: the radio restarted, so
+	// the short links were restarts, not another app. It starts afresh.
+	if o = step(transport.TCP, false, 0, refused); o.state != Backoff {
+		t.Fatalf("refused while contended: %s %v", o.state, o.err)
+	}
+	for i := range 2 {
+		if o = step(transport.TCP, true, 2*time.Second, kicked); o.state != Backoff {
+			t.Fatalf("short link %d after a refusal: %s", i+1, o.state)
+		}
+		within(o, time.Second)
+	}
+	if o = step(transport.TCP, true, 2*time.Second, kicked); o.state != Contended {
+		t.Fatalf("third short link after a refusal: %s", o.state)
+	}
+	within(o, 5*time.Minute)
 	// A link that holds clears everything.
 	o = step(transport.TCP, true, 2*time.Hour, kicked)
 	if o.state != Backoff {
@@ -264,4 +282,45 @@ func TestSerialDropsAreNotContention(t *testing.T) {
 	if !reasons["serial link lost"] {
 		t.Fatalf("reasons seen: %v", reasons)
 	}
+}
+
+// A radio whose API port restarts every few seconds (meshtasticd under
+// systemd, a bridge in front of a radio, the radio's endpoint in meshchaos
+// flap) closes each link soon after the handshake, just as a radio taken
+// by another app does, and was marked contended: five minutes dark. The
+// refused dials in between tell a restart from a rival app, which the
+// radio would have accepted.
+func TestRestartingRadioIsNotContended(t *testing.T) {
+	r, err := sim.New(simtest.Fast(43, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	b := startBroker(t, addr, Config{StableAfter: 10 * time.Second, ContendedWithin: time.Minute, ContendedRetry: 30 * time.Second})
+	sub := b.Subscribe("u")
+	defer sub.Close()
+	for i := range 5 {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = r.Serve(ctx, ln) }()
+		waitState(t, b, Connected, 5*time.Second)
+		time.Sleep(300 * time.Millisecond)
+		cancel() // the endpoint goes away: links closed, dials refused
+		<-done
+		deadline := time.Now().Add(time.Second)
+		for time.Now().Before(deadline) {
+			if st := b.Status(); st.State == Contended {
+				t.Fatalf("restart %d: marked contended: %+v", i+1, st)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ln.Close()
 }

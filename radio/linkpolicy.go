@@ -41,10 +41,19 @@ var (
 // seconds after each connect. So a TCP link the radio closes within
 // StableAfter of connecting is "short", and ContendedAfter short links
 // within ContendedWithin mark the radio contended, whatever else happened
-// in between (refused dials, timeouts). Only a link that stays up for
-// StableAfter clears that history and resets the backoff: resetting it
-// after every successful handshake is what made two clients take the radio
-// from each other every second.
+// in between (timeouts, failed handshakes) — with one exception: a refused
+// dial. A radio another app holds still accepts connections (that is how
+// it takes them from each other); a refused connection means nothing was
+// listening, so the radio (or meshtasticd, or the bridge in front of it)
+// was restarting, and the short links before it were restarts too. A
+// radio restarting every few seconds was marked contended and left dark
+// for five minutes (meshchaos flap).
+//
+// Only a link that stays up for StableAfter clears the short-link history.
+// The ordinary backoff starts again from BackoffMin after every completed
+// handshake on TCP: the radio was reachable a moment ago, so it is worth
+// trying again soon. Two clients taking the radio from each other are caught by
+// the short-link count after ContendedAfter rounds, not by the backoff.
 type linkPolicy struct {
 	cfg *Config
 
@@ -82,6 +91,15 @@ func (p *linkPolicy) reset() {
 func (p *linkPolicy) failed(kind transport.Kind, linked bool, up time.Duration, err error, now time.Time) outcome {
 	if linked && up >= p.cfg.StableAfter {
 		p.reset()
+	}
+	if linked && kind != transport.Serial {
+		// Not on serial: opening the port can reset the board (DTR/RTS),
+		// so quick reopens could keep a boot-looping radio looping.
+		p.backoff = p.cfg.BackoffMin
+	}
+	if !linked && kind != transport.Serial && errors.Is(err, syscall.ECONNREFUSED) {
+		// Nothing listening: restarting, not taken (see linkPolicy).
+		p.short, p.contended, p.contendedWait = nil, false, p.cfg.ContendedRetry
 	}
 	byRadio := closedByRadio(err)
 	if kind == transport.Serial && (byRadio || errors.Is(err, meshtastic.ErrContended)) {
