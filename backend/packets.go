@@ -81,7 +81,6 @@ type Follow struct {
 	b       *Backend
 	br      *radio.Broker
 	sub     *radio.Subscription
-	release func()
 	visible func(*pb.MeshPacket) bool
 }
 
@@ -102,7 +101,10 @@ func (b *Backend) Follow(ctx context.Context, c Caller, radioName string, wait t
 		sub.Close()
 		return nil, err
 	}
-	return &Follow{b: b, br: br, sub: sub, release: release, visible: func(p *pb.MeshPacket) bool {
+	// The follower's own subscription keeps the radio wanted from here;
+	// a second one would count it twice among the radio's users.
+	release()
+	return &Follow{b: b, br: br, sub: sub, visible: func(p *pb.MeshPacket) bool {
 		ok, _ := personal.AllowsPacket(p)
 		return ok
 	}}, nil
@@ -124,7 +126,6 @@ func (f *Follow) View() *radio.View { return f.br.View() }
 // Close ends the stream.
 func (f *Follow) Close() {
 	f.sub.Close()
-	f.release()
 }
 
 // PacketHistory lists the radio's stored packet summaries, from before

@@ -291,7 +291,7 @@ func (b *Backend) connected(ctx context.Context, c Caller, br *radio.Broker, wai
 	if _, err := br.Client(); err == nil {
 		return func() {}, nil
 	}
-	sub := br.Subscribe(c.SessionID())
+	sub := br.Hold(c.SessionID())
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	if err := br.WaitConnected(wctx); err != nil {

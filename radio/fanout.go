@@ -39,12 +39,24 @@ type Subscription struct {
 	ch    chan *Event
 	drops atomic.Uint64
 	gone  atomic.Bool
+	hold  bool // takes no events (Hold)
 }
 
 // Subscribe adds a subscriber (id names it in logs) and makes the broker
 // connect if it is not already. The subscriber must Close it.
 func (b *Broker) Subscribe(id string) *Subscription {
-	s := &Subscription{b: b, id: id, ch: make(chan *Event, b.cfg.QueueLen)}
+	return b.subscribe(&Subscription{b: b, id: id, ch: make(chan *Event, b.cfg.QueueLen)})
+}
+
+// Hold makes the broker connect and keep the link, like a subscriber that
+// takes no events: for a command that only needs the radio while it
+// runs. A queue nobody reads would fill and count every later event as
+// dropped. The caller must Close it.
+func (b *Broker) Hold(id string) *Subscription {
+	return b.subscribe(&Subscription{b: b, id: id, hold: true})
+}
+
+func (b *Broker) subscribe(s *Subscription) *Subscription {
 	b.subsMu.Lock()
 	old := *b.subs.Load()
 	next := make([]*Subscription, len(old), len(old)+1)
@@ -100,6 +112,9 @@ func (b *Broker) publish(ev *Event) {
 }
 
 func (s *Subscription) offer(ev *Event) {
+	if s.hold {
+		return
+	}
 	select {
 	case s.ch <- ev:
 		return
