@@ -1,9 +1,12 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -288,8 +291,10 @@ func TestRandomEarlyDrop(t *testing.T) {
 	// With n authenticating the drop probability is 50 + 50(n-2)/4 %:
 	// 50 at 2, 62 at 3, 75 at 4, 87 at 5; a draw below it drops.
 	r := &seqRand{t: t, vals: []int{50, 62, 74, 75, 86, 87}}
+	// StallIdle off: the silent connections held here must keep their
+	// places however slowly the test runs.
 	g := startGateway(t, gwOptions{users: []*user{u}, server: Config{MaxUnauthenticated: 6, MaxUnauthPerSource: 100,
-		StartupsBegin: 2, StartupsRate: 50, Rand: r.intN, HandshakeTimeout: time.Minute}})
+		StartupsBegin: 2, StartupsRate: 50, Rand: r.intN, HandshakeTimeout: time.Minute, StallIdle: -1}})
 	var got []bool
 	var held []net.Conn
 	for range 9 {
@@ -453,7 +458,7 @@ func TestProxyHeaderReadAfterLimit(t *testing.T) {
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		// A header wait far longer than the test: a silent client is
 		// still being waited for when the next one comes.
-		ProxyHeaderTimeout: time.Hour, MaxUnauthenticated: 2, MaxUnauthPerSource: 2}})
+		ProxyHeaderTimeout: time.Hour, MaxUnauthenticated: 2, MaxUnauthPerSource: 2, StallIdle: -1}})
 	var silent []net.Conn
 	defer func() { closeAll(silent) }()
 	for range 2 {
@@ -484,6 +489,114 @@ func TestProxyHeaderReadAfterLimit(t *testing.T) {
 	out, err := dialVia(t, g.addr, "PROXY TCP4 203.0.113.7 127.0.0.1 51000 2222\r\n", u, "whoami")
 	if err != nil || !strings.Contains(out, "203.0.113.7:51000") {
 		t.Fatalf("a proxied login after the flood: %q %v", out, err)
+	}
+	g.stop(t)
+}
+
+// meshchaos abuse: slow connections from hundreds of addresses, each
+// trickling a byte every few seconds, kept every pre-auth place taken, so
+// the team's logins were dropped for as long as it lasted (60 of 60
+// commands failed). A new connection now takes the place of the one that
+// has been silent longest, once it has been silent for StallIdle; the
+// stalled one counts as a failed login for its source. Connections that
+// are still talking keep their places.
+func TestStalledHandshakesMakeRoom(t *testing.T) {
+	goroutineBaseline(t)
+	u := newUser(t, "u", "")
+	g := startGateway(t, gwOptions{users: []*user{u}, server: Config{MaxUnauthenticated: 4, StartupsBegin: 4,
+		StallIdle: 300 * time.Millisecond, StallAge: time.Hour, HandshakeTimeout: time.Minute}})
+	var slow []net.Conn
+	defer func() { closeAll(slow) }()
+	for i := range 4 { // one per address, as a spread-out flood
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(fmt.Sprintf("127.0.3.%d", i+1))}}
+		c, err := d.Dial("tcp", g.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow = append(slow, c)
+	}
+	eventually(t, 10*time.Second, "the slow connections to fill the table", func() bool { return g.srv.lim.pending() == 4 })
+	// Two keep talking (a byte every 100 ms); two go silent.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, c := range slow[:2] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				if _, err := c.Write([]byte{"SSH-2.0-"[i%8]}); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	time.Sleep(600 * time.Millisecond)
+	if r := g.run(t, u, "whoami"); r.code != 0 {
+		t.Fatalf("login with the table full of stalled connections: %+v", r)
+	}
+	if n := g.srv.Stats().Refused[RefusedStalled]; n != 1 {
+		t.Fatalf("stalled connections closed: %d, want 1", n)
+	}
+	// One silent connection made room; the talking ones kept their places.
+	closed := 0
+	for i, c := range slow {
+		_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		buf := make([]byte, 256)
+		var err error
+		for err == nil {
+			_, err = c.Read(buf)
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			closed++
+			if i < 2 {
+				t.Errorf("a talking connection was closed: %v", err)
+			}
+		}
+	}
+	if closed != 1 {
+		t.Errorf("%d connections closed, want 1", closed)
+	}
+	g.stop(t)
+}
+
+// meshchaos abuse, the other half: logins by unknown keys from a thousand
+// addresses keep the table full of connections that are all making
+// progress, so none is stalled, and the team's logins were dropped at
+// random. An address that logged in lately may go KnownSourceReserve
+// places beyond the table; a new address still may not.
+func TestKnownSourcesKeepTheirPlace(t *testing.T) {
+	goroutineBaseline(t)
+	u := newUser(t, "u", "")
+	g := startGateway(t, gwOptions{users: []*user{u}, server: Config{MaxUnauthenticated: 4, StartupsBegin: 4,
+		StallIdle: -1, KnownSourceReserve: 2, HandshakeTimeout: time.Minute}})
+	c, err := g.dialFrom(t, u, "127.0.0.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	var strangers []net.Conn
+	defer func() { closeAll(strangers) }()
+	for i := range 4 {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(fmt.Sprintf("127.0.4.%d", i+1))}}
+		sc, err := d.Dial("tcp", g.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		strangers = append(strangers, sc)
+	}
+	eventually(t, 10*time.Second, "strangers to fill the table", func() bool { return g.srv.lim.pending() == 4 })
+	if c, err = g.dialFrom(t, u, "127.0.0.5"); err != nil {
+		t.Fatalf("a login from an address that logged in before, with the table full: %v", err)
+	}
+	c.Close()
+	if _, err := g.dialFrom(t, u, "127.0.0.6"); err == nil {
+		t.Fatal("a login from a new address got past a full table")
 	}
 	g.stop(t)
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,19 +22,20 @@ const (
 	RefusedStartupsRandom = "startups_random" // random early drop between StartupsBegin and MaxUnauthenticated
 	RefusedPerSource      = "per_source"      // the source has MaxUnauthPerSource connections authenticating
 	RefusedPenalty        = "penalty"         // the source failed to log in too often lately
+	RefusedStalled        = "stalled"         // a stalled handshake was closed to make room (StallIdle)
 	// At authentication.
 	RefusedConnections       = "connections"         // MaxConnections authenticated connections are open
 	RefusedConnectionsPerKey = "connections_per_key" // the key has MaxConnectionsPerKey connections open
 )
 
 var refusalReasons = []string{RefusedStartupsFull, RefusedStartupsRandom, RefusedPerSource, RefusedPenalty,
-	RefusedConnections, RefusedConnectionsPerKey}
+	RefusedStalled, RefusedConnections, RefusedConnectionsPerKey}
 
 // preAuthReason reports whether reason is one of the unauthenticated
 // connection limits (counted in Stats.RefusedPreAuth as well).
 func preAuthReason(reason string) bool {
 	switch reason {
-	case RefusedStartupsFull, RefusedStartupsRandom, RefusedPerSource, RefusedPenalty:
+	case RefusedStartupsFull, RefusedStartupsRandom, RefusedPerSource, RefusedPenalty, RefusedStalled:
 		return true
 	}
 	return false
@@ -133,6 +135,15 @@ type connLimiter struct {
 	maxPerSource int
 	rand         func(int) int // [0,n); called with mu held
 	pen          *penaltyBox
+	// stallIdle and stallAge say when a connection counts as stalled and
+	// may be closed to make room (Config.StallIdle); stallIdle < 0: never.
+	stallIdle, stallAge time.Duration
+	// known are sources with a successful login in the last knownFor;
+	// they may go knownReserve places beyond the table when it is full
+	// (Config.KnownSourceReserve).
+	known        map[netip.Addr]time.Time
+	knownFor     time.Duration
+	knownReserve int
 
 	mu       sync.Mutex
 	total    int
@@ -143,12 +154,13 @@ type connLimiter struct {
 // slot is a connection's place in the pre-auth count.
 type slot struct {
 	src     netip.Addr
-	sourced bool // counted in bySource too (admitSource passed)
+	sourced bool      // counted in bySource too (admitSource passed)
+	since   time.Time // when it was admitted
 }
 
 func newConnLimiter(st startups, perSource int, rnd func(int) int, pen *penaltyBox) *connLimiter {
 	return &connLimiter{st: st, maxPerSource: perSource, rand: rnd, pen: pen,
-		bySource: map[netip.Addr]int{}, held: map[*limitedConn]slot{}}
+		bySource: map[netip.Addr]int{}, held: map[*limitedConn]slot{}, known: map[netip.Addr]time.Time{}}
 }
 
 // sourceOf groups IPv6 clients by /64, since one host usually owns a
@@ -166,16 +178,88 @@ func sourceOf(a net.Addr) netip.Addr {
 	return ip
 }
 
-// admit takes a slot in the total for c, or says why not.
-func (l *connLimiter) admit(c *limitedConn) (ok bool, reason string) {
+// admit takes a slot in the total for c, or says why not. When
+// MaxStartups would drop c, a stalled connection gives up its slot to it
+// instead, if there is one and c's source (src, when known before a PROXY
+// header) is neither penalised nor at its cap; the caller closes that
+// connection (evict).
+func (l *connLimiter) admit(c *limitedConn, src netip.Addr, now time.Time) (ok bool, reason string, stalled *limitedConn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	c.lastRead.Store(now.UnixNano())
 	if drop, reason := l.st.drop(l.total, l.rand); drop {
-		return false, reason
+		if src.IsValid() && (l.pen.refused(src, now) > 0 || l.bySource[src] >= l.maxPerSource) {
+			return false, reason, nil
+		}
+		if l.isKnownLocked(src, now) && l.total < l.st.full+l.knownReserve {
+			// Someone from this address logged in lately: a flood of
+			// strangers from elsewhere does not crowd them out.
+			l.total++
+			l.held[c] = slot{since: now}
+			return true, "", nil
+		}
+		if stalled = l.stalledLocked(now); stalled == nil {
+			return false, reason, nil
+		}
+		l.releaseLocked(stalled)
 	}
 	l.total++
-	l.held[c] = slot{}
-	return true, ""
+	l.held[c] = slot{since: now}
+	return true, "", stalled
+}
+
+// knownMax bounds the table of sources with a recent login.
+const knownMax = 4096
+
+func (l *connLimiter) isKnownLocked(src netip.Addr, now time.Time) bool {
+	at, ok := l.known[src]
+	return ok && src.IsValid() && now.Sub(at) < l.knownFor
+}
+
+// loggedIn records a successful login from src.
+func (l *connLimiter) loggedIn(src netip.Addr, now time.Time) {
+	if !src.IsValid() || l.knownReserve <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.known[src]; !ok && len(l.known) >= knownMax {
+		for a, at := range l.known { // forget the expired, or the oldest
+			if now.Sub(at) >= l.knownFor {
+				delete(l.known, a)
+			}
+		}
+		if len(l.known) >= knownMax {
+			var oldest netip.Addr
+			for a, at := range l.known {
+				if !oldest.IsValid() || at.Before(l.known[oldest]) {
+					oldest = a
+				}
+			}
+			delete(l.known, oldest)
+		}
+	}
+	l.known[src] = now
+}
+
+// stalledLocked picks the connection that has been silent longest, if it
+// has been silent for stallIdle or held its slot for stallAge.
+func (l *connLimiter) stalledLocked(now time.Time) *limitedConn {
+	if l.stallIdle < 0 {
+		return nil
+	}
+	var pick *limitedConn
+	var pickIdle time.Duration
+	for c, sl := range l.held {
+		idle := now.Sub(time.Unix(0, c.lastRead.Load()))
+		if idle < l.stallIdle && now.Sub(sl.since) < l.stallAge {
+			continue
+		}
+		if pick == nil || idle > pickIdle {
+			pick, pickIdle = c, idle
+		}
+	}
+	return pick
 }
 
 // admitSource checks c's source against its penalty and the per-source
@@ -195,7 +279,9 @@ func (l *connLimiter) admitSource(c *limitedConn, src netip.Addr, now time.Time)
 		return false, RefusedPerSource, "too many unauthenticated connections from this address"
 	}
 	l.bySource[src]++
-	l.held[c] = slot{src: src, sourced: true}
+	sl := l.held[c]
+	sl.src, sl.sourced = src, true
+	l.held[c] = sl
 	return true, "", ""
 }
 
@@ -337,16 +423,22 @@ type limitedConn struct {
 	s   *Server
 	src netip.Addr // the client's source (after any PROXY header)
 
+	lastRead atomic.Int64 // unix nanoseconds of the last byte from the client
+
 	mu        sync.Mutex
 	closed    bool
 	entry     *authConn // set at authentication
 	attempted bool      // the client tried to authenticate
 	timedOut  bool      // a read or write hit the handshake deadline
 	limited   bool      // refused by a connection limit at authentication
+	evicted   bool      // closed while stalled, to make room
 }
 
 func (c *limitedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.lastRead.Store(c.s.now().UnixNano())
+	}
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		c.mu.Lock()
 		if c.entry == nil {
@@ -376,7 +468,7 @@ func (c *limitedConn) Close() error {
 	c.mu.Lock()
 	first := !c.closed
 	c.closed = true
-	entry, failed := c.entry, c.entry == nil && !c.limited && (c.attempted || c.timedOut)
+	entry, failed := c.entry, c.entry == nil && !c.limited && (c.attempted || c.timedOut || c.evicted)
 	c.mu.Unlock()
 	if first {
 		c.s.lim.release(c)
@@ -393,9 +485,22 @@ func (c *limitedConn) Close() error {
 	return c.Conn.Close()
 }
 
+// evict closes a stalled connection whose slot admit gave to another. It
+// counts as a failed login for its source, as running out of handshake
+// time does: a source whose connections keep stalling is refused soon.
+func (c *limitedConn) evict() {
+	c.mu.Lock()
+	c.evicted = true
+	c.mu.Unlock()
+	_ = c.Conn.Close() // the handshake's read fails; Close then strikes
+}
+
 // authenticated frees the pre-auth slot: the client is no longer a
 // stranger. Calling it again is harmless.
-func (c *limitedConn) authenticated() { c.s.lim.release(c) }
+func (c *limitedConn) authenticated() {
+	c.s.lim.release(c)
+	c.s.lim.loggedIn(c.src, c.s.now())
+}
 
 // attempt notes that the client tried to authenticate.
 func (c *limitedConn) attempt() {

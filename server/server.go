@@ -55,6 +55,22 @@ type Config struct {
 	// Rand returns a random int in [0,n) for random early drops. Default
 	// math/rand/v2's IntN; tests inject their own.
 	Rand func(n int) int
+	// StallIdle and StallAge let a new connection take the place of a
+	// stalled one when MaxStartups would drop it: one that has sent
+	// nothing for StallIdle, or has held its place for StallAge. The
+	// longest silent goes first. A real client sends its key exchange and
+	// login in a few round trips; slow connections trickling bytes from
+	// hundreds of addresses kept every place taken and locked the team out
+	// (meshchaos abuse). Defaults 1 s and 10 s; a negative StallIdle turns
+	// it off.
+	StallIdle, StallAge time.Duration
+	// KnownSourceReserve is how many places beyond MaxUnauthenticated
+	// connections from addresses that logged in within KnownSourceFor may
+	// take when the table is full: strangers crowding the table from
+	// thousands of addresses keep the team's logins waiting, not
+	// refused. Defaults 16 and 24 h; a negative reserve turns it off.
+	KnownSourceReserve int
+	KnownSourceFor     time.Duration
 	// PenaltyBase is what a failed login costs its source the first time,
 	// doubling with each further failure up to PenaltyMax; a source is
 	// refused while its penalty exceeds three times PenaltyBase (sshd's
@@ -131,6 +147,18 @@ func (c *Config) fill() {
 	}
 	if c.Rand == nil {
 		c.Rand = rand.IntN
+	}
+	if c.StallIdle == 0 {
+		c.StallIdle = time.Second
+	}
+	if c.StallAge <= 0 {
+		c.StallAge = 10 * time.Second
+	}
+	if c.KnownSourceReserve == 0 {
+		c.KnownSourceReserve = 16
+	}
+	if c.KnownSourceFor <= 0 {
+		c.KnownSourceFor = 24 * time.Hour
 	}
 	if c.PenaltyBase == 0 {
 		c.PenaltyBase = 5 * time.Second
@@ -229,6 +257,8 @@ func New(cfg Config, keys Authorizer, mgr *sessions.Manager, radios *radio.Regis
 	pen := newPenaltyBox(cfg.PenaltyBase, cfg.PenaltyMax, cfg.PenaltySources, s.trustedProxy)
 	s.lim = newConnLimiter(startups{cfg.StartupsBegin, cfg.StartupsRate, cfg.MaxUnauthenticated},
 		cfg.MaxUnauthPerSource, cfg.Rand, pen)
+	s.lim.stallIdle, s.lim.stallAge = cfg.StallIdle, cfg.StallAge
+	s.lim.knownReserve, s.lim.knownFor = cfg.KnownSourceReserve, cfg.KnownSourceFor
 	// A tunnel between two apps waits as long as an app may stay silent.
 	tunnelGrace := cfg.NodeIdleTimeout
 	if tunnelGrace <= 0 {
@@ -284,7 +314,16 @@ func (s *Server) connCallback(ctx ssh.Context, c net.Conn) net.Conn {
 	if pc, ok := c.(*proxyproto.Conn); ok {
 		raw = pc.Raw()
 	}
-	if ok, reason := s.lim.admit(lc); !ok {
+	var rawSrc netip.Addr // unknown behind a trusted proxy until its header is read
+	if src := sourceOf(raw.RemoteAddr()); !s.trustedProxy(src) {
+		rawSrc = src
+	}
+	ok, reason, stalled := s.lim.admit(lc, rawSrc, s.now())
+	if stalled != nil {
+		stalled.evict()
+		s.refuse(stalled.RemoteAddr(), RefusedStalled, "a stalled handshake made room for a new connection")
+	}
+	if !ok {
 		s.refuse(raw.RemoteAddr(), reason, "too many unauthenticated connections")
 		return nil
 	}
@@ -384,6 +423,7 @@ func (s *Server) authenticated(lc *limitedConn, conn gossh.ConnMetadata, key gos
 	}
 	lc.entry = a
 	s.lim.release(lc) // the client is no longer a stranger
+	s.lim.loggedIn(lc.src, s.now())
 	return nil
 }
 
