@@ -7,8 +7,10 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 SIM_ADDR ?= 127.0.0.1:4403
 DEMO_DIR ?= .demo
 FUZZTIME ?= 15s
+CHAOS_FLAGS ?=
+CHAOS_FUZZTIME ?= 10s
 
-.PHONY: all build run sim test vet fmt-check unit proto proto-check fuzz bench interop clean
+.PHONY: all build run sim test vet fmt-check unit proto proto-check fuzz bench interop chaos clean
 
 all: build
 
@@ -58,6 +60,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzTemplate$$' -fuzztime $(FUZZTIME) ./responder/
 	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime $(FUZZTIME) ./command/
 	$(GO) test -run '^$$' -fuzz '^FuzzClean$$' -fuzztime $(FUZZTIME) ./format/
+	$(GO) test -run '^$$' -fuzz '^FuzzEscape$$' -fuzztime $(FUZZTIME) ./logging/
+	$(GO) test -run '^$$' -fuzz '^FuzzPasteLimiter$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzToRadio$$' -fuzztime $(FUZZTIME) ./vnode/
+
+## chaos: the reliability scenarios of docs/reliability.md, short form (a few minutes), then every
+## fuzz target for CHAOS_FUZZTIME. The published run: make chaos CHAOS_FLAGS=-long CHAOS_FUZZTIME=10m
+chaos: build
+	$(GO) run ./cmd/meshchaos -meshgate $(BIN) $(CHAOS_FLAGS)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CHAOS_FUZZTIME)
 
 ## bench: benchmarks (frame decode, handshake with 200 nodes, fan-out, sessions)
 bench:

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// runContention has another app take the radio every 5 s (the radio
+// serves one TCP client and drops the previous one), as a phone app set to
+// auto-reconnect does. It measures how soon the gateway says "contended",
+// how often it still dials the radio while contended (each dial kicks the
+// other app), and how long after the other app leaves the sessions see
+// live packets again.
+func runContention(ctx context.Context, e *env) (*report, error) {
+	s := e.set
+	cr, err := startRadio(13, 30, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer cr.close()
+	u := newUser("contend", "operator")
+	g, err := newGateway(e.bin, e.root, "contention", gatewayConfig{radioAddr: cr.addr, alwaysOn: true}, []*user{u})
+	if err != nil {
+		return nil, err
+	}
+	if err := g.start(ctx); err != nil {
+		return nil, err
+	}
+	defer g.stop()
+	mk := &markers{cr: cr}
+	mctx, stopMarkers := context.WithCancel(ctx)
+	defer stopMarkers()
+	go mk.run(mctx, 5)
+	w, err := follow(g.sshAddr, u, true)
+	if err != nil {
+		return nil, err
+	}
+	defer w.close()
+	if err := waitLive(ctx, mk, []*watcher{w}, time.Now(), 30*time.Second); err != nil {
+		return nil, err
+	}
+
+	// The other app dials the radio itself, not the endpoint the gateway
+	// uses, so the endpoint counts only the gateway's dials.
+	other := cr.inner.Addr().String()
+	start := time.Now()
+	linksAtStart := cr.acceptedLinks()
+	octx, stopOther := context.WithTimeout(ctx, s.contention)
+	defer stopOther()
+	var grabs atomic.Int64
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			grabs.Add(1)
+			_ = grab(octx, other, 5*time.Second)
+			select {
+			case <-octx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	var contendedAt time.Time
+	var linksAtContended int
+	for octx.Err() == nil {
+		if contendedAt.IsZero() && g.radioState() == "contended" {
+			contendedAt = time.Now()
+			linksAtContended = cr.acceptedLinks()
+			e.logf("contention: contended after %s", ms(contendedAt.Sub(start)))
+		}
+		sleep(octx, 200*time.Millisecond)
+	}
+	end := time.Now()
+	linksAtEnd := cr.acceptedLinks()
+
+	// The other app is gone: how long until the follow session is live?
+	var back time.Duration
+	recovered := waitFor(ctx, s.recoveryWait, func() bool {
+		_, ok := mk.firstSeen(w, end, time.Now())
+		return ok
+	})
+	if recovered {
+		t, _ := mk.firstSeen(w, end, time.Now())
+		back = t.Sub(end)
+	}
+
+	r := &report{}
+	r.add("contention", "%s, the other app connecting every 5 s (%d times)", s.contention, grabs.Load())
+	r.add("gateway dials before it said contended", "%d", linksAtContended-linksAtStart)
+	if contendedAt.IsZero() {
+		r.add("time to \"contended\"", "never")
+	} else {
+		perMin := float64(linksAtEnd-linksAtContended) / end.Sub(contendedAt).Minutes()
+		r.add("time to \"contended\"", "%s", ms(contendedAt.Sub(start)))
+		r.add("gateway dials while contended", "%d in %s (%.2f a minute)", linksAtEnd-linksAtContended, end.Sub(contendedAt).Round(time.Second), perMin)
+		r.check(perMin < 1, "fewer than 1 dial a minute while contended")
+	}
+	if recovered {
+		r.add("other app gone to live packets", "%s", ms(back))
+	} else {
+		r.add("other app gone to live packets", "not within %s", s.recoveryWait)
+	}
+	r.add("follow session survived", "%t", !w.ended.Load())
+	r.check(!contendedAt.IsZero() && contendedAt.Sub(start) < 30*time.Second, "\"contended\" shown within 30 s")
+	r.check(!w.ended.Load(), "the session survives")
+	return r, nil
+}
