@@ -104,7 +104,7 @@ type dbVerdict struct {
 	integrity       string
 	rows            int
 	holes, disorder int
-	radioDropped    int // missing because the radio never sent them
+	radioDropped    int           // missing because the radio never sent them
 	lost            time.Duration // from the last stored packet to the kill
 	rules           map[string]bool
 }
