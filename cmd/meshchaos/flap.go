@@ -63,6 +63,9 @@ func runFlap(ctx context.Context, e *env) (*report, error) {
 	var recovery, uiRecovery durations
 	modes := map[killMode]int{}
 	late := 0 // session-cycles that saw nothing live before the next kill
+	down := func() time.Duration {
+		return time.Second + time.Duration(rng.Int64N(int64(max(0, s.flapDownMax-time.Second))+1))
+	}
 	for i := range s.flaps {
 		if ctx.Err() != nil {
 			break
@@ -74,17 +77,20 @@ func runFlap(ctx context.Context, e *env) (*report, error) {
 		// meshtasticd is: an endpoint that is back before the gateway's
 		// first retry (about 1 s) three times running cannot be told
 		// from another app taking the radio (see radio/linkpolicy.go).
-		sleep(ctx, time.Second+time.Duration(rng.Int64N(int64(max(0, s.flapDownMax-time.Second))+1)))
+		sleep(ctx, down())
 		if err := cr.restart(); err != nil {
 			return nil, err
 		}
-		back := time.Now()
 		if mode == killHandshake {
-			// The first link after this restart is cut inside the
-			// handshake; the radio is "back" once that has happened.
-			waitFor(ctx, 20*time.Second, func() bool { return cr.handshakeCut() })
-			back = time.Now()
+			// The radio dies again inside the first handshake after the
+			// restart (a boot loop), then comes back for good.
+			waitFor(ctx, 70*time.Second, func() bool { return cr.handshakeCut() })
+			sleep(ctx, down())
+			if err := cr.restart(); err != nil {
+				return nil, err
+			}
 		}
+		back := time.Now()
 		up := time.Second + time.Duration(rng.Int64N(int64(s.flapUpMax-time.Second)+1))
 		sleep(ctx, up)
 		// A session is back when it sees a marker injected after the

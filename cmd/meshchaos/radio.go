@@ -150,6 +150,9 @@ func (cr *chaosRadio) pipe(pc *proxyConn, cut int) {
 			default:
 			}
 			if cut > 0 && sent+n >= cut {
+				// The radio dies again in the middle of the handshake:
+				// the endpoint goes away with the link.
+				cr.closeListener()
 				_, _ = pc.outer.Write(chunk[:max(1, cut-sent)])
 				return
 			}
@@ -171,11 +174,22 @@ type killMode int
 const (
 	killPlain     killMode = iota // close every link between frames
 	killMidFrame                  // forward half of the next read, then close
-	killHandshake                 // plain now; the first link after the restart is cut mid-handshake
+	killHandshake                 // plain now; after the restart the radio dies again in the middle of the first handshake
 )
 
 func (m killMode) String() string {
 	return [...]string{"plain", "mid-frame", "mid-handshake"}[m]
+}
+
+// closeListener stops accepting links (they are refused until restart).
+func (cr *chaosRadio) closeListener() {
+	cr.mu.Lock()
+	ln := cr.ln
+	cr.ln = nil
+	cr.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
 }
 
 // kill closes the endpoint and every open link.

@@ -44,7 +44,7 @@ func longSettings() settings {
 	return settings{
 		flaps: 100, flapUpMax: 10 * time.Second, flapDownMax: 3 * time.Second, flapUI: 20, flapFollow: 20,
 		crashes: 20, crashRate: 500,
-		contention: 5 * time.Minute, recoveryWait: 12 * time.Minute,
+		contention: 5 * time.Minute, recoveryWait: 7 * time.Minute,
 		slow: 5 * time.Minute, slowClients: 50, slowNormal: 10, slowRate: 100,
 		soak: time.Hour, soakEvery: time.Minute, soakSessions: 100,
 		abuseLogins: 10000, abuseWindow: 60 * time.Second, halfOpen: 300, abuseUsers: 10, calm: 30 * time.Second,
