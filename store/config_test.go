@@ -42,6 +42,35 @@ func lastAudit(t *testing.T, s *Store) AuditEntry {
 	return got[0]
 }
 
+// Ids are never handed out twice: the newest rule or filter deleted, the
+// next one still gets a new id (meshchaos crash saw rule 1 added and
+// removed a thousand times).
+func TestDeletedIDsNotReused(t *testing.T) {
+	s := openTest(t, Options{})
+	a, err := s.AddRule(ctx, byOp, rule("base"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteRule(ctx, byOp, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.AddRule(ctx, byOp, rule("base"))
+	if err != nil || b.ID == a.ID {
+		t.Fatalf("rule ids: %d after %d was deleted (%v)", b.ID, a.ID, err)
+	}
+	f, err := s.AddFilter(ctx, byOp, userFilter("SHA256:op"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteFilter(ctx, byOp, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	g, err := s.AddFilter(ctx, byOp, userFilter("SHA256:op"))
+	if err != nil || g.ID == f.ID {
+		t.Fatalf("filter ids: %d after %d was deleted (%v)", g.ID, f.ID, err)
+	}
+}
+
 func TestRulesCRUD(t *testing.T) {
 	s := openTest(t, Options{})
 	full := rule("base")

@@ -175,6 +175,58 @@ UPDATE rules SET sender_cooldown_ms = 30000 WHERE sender_cooldown_ms > 0 AND sen
 ALTER TABLE traces ADD COLUMN requested_by TEXT NOT NULL DEFAULT '';
 CREATE INDEX traces_target ON traces (radio, target, id);
 `,
+	// 6: rule and filter ids are never handed out again. A plain INTEGER
+	// PRIMARY KEY gives a deleted row's id to the next one, so a script
+	// (or an audit reader) holding "rule 3" could act on, or read about,
+	// another rule (meshchaos crash saw rule 1 added and removed a
+	// thousand times). AUTOINCREMENT needs the tables rebuilt; the rows
+	// keep their ids.
+	`
+CREATE TABLE rules_v6 (
+	id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+	radio              TEXT    NOT NULL,
+	owner              TEXT    NOT NULL,
+	owner_name         TEXT    NOT NULL,
+	trigger_text       TEXT    NOT NULL,
+	match_kind         TEXT    NOT NULL,
+	reply              TEXT    NOT NULL,
+	msg_type           TEXT    NOT NULL,
+	source             TEXT    NOT NULL,
+	channel            INTEGER,
+	cooldown_ms        BIGINT  NOT NULL,
+	sender_cooldown_ms BIGINT  NOT NULL,
+	enabled            BOOLEAN NOT NULL,
+	dry_run            BOOLEAN NOT NULL,
+	expires_ms         BIGINT,
+	created_ms         BIGINT  NOT NULL,
+	updated_ms         BIGINT  NOT NULL
+);
+INSERT INTO rules_v6 (id, radio, owner, owner_name, trigger_text, match_kind, reply, msg_type, source, channel,
+	cooldown_ms, sender_cooldown_ms, enabled, dry_run, expires_ms, created_ms, updated_ms)
+SELECT id, radio, owner, owner_name, trigger_text, match_kind, reply, msg_type, source, channel,
+	cooldown_ms, sender_cooldown_ms, enabled, dry_run, expires_ms, created_ms, updated_ms FROM rules;
+DROP TABLE rules;
+ALTER TABLE rules_v6 RENAME TO rules;
+CREATE INDEX rules_radio ON rules (radio);
+
+CREATE TABLE filters_v6 (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	scope      TEXT    NOT NULL,
+	owner      TEXT    NOT NULL,
+	owner_name TEXT    NOT NULL,
+	radio      TEXT    NOT NULL,
+	mode       TEXT    NOT NULL,
+	kind       TEXT    NOT NULL,
+	value      TEXT    NOT NULL,
+	enabled    BOOLEAN NOT NULL,
+	created_ms BIGINT  NOT NULL,
+	updated_ms BIGINT  NOT NULL
+);
+INSERT INTO filters_v6 (id, scope, owner, owner_name, radio, mode, kind, value, enabled, created_ms, updated_ms)
+SELECT id, scope, owner, owner_name, radio, mode, kind, value, enabled, created_ms, updated_ms FROM filters;
+DROP TABLE filters;
+ALTER TABLE filters_v6 RENAME TO filters;
+`,
 }
 
 // SchemaVersion is the schema version this build writes.

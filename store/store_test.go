@@ -616,3 +616,40 @@ func TestRestartKeepsEverything(t *testing.T) {
 			len(msgs), len(pkts), len(traces), rules, filters, gotB, len(audit))
 	}
 }
+
+// Step 6 rebuilds rules and filters for AUTOINCREMENT: rows saved before
+// it keep their ids, and the next ids follow them.
+func TestMigrationKeepsRuleAndFilterIDs(t *testing.T) {
+	path := dbPath(t)
+	db, err := sql.Open("sqlite", dsn(path, true, time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, _, err := migrate(ctx, db, migrations[:5], 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO rules (id, radio, owner, owner_name, trigger_text, match_kind, reply, msg_type, source,
+	channel, cooldown_ms, sender_cooldown_ms, enabled, dry_run, expires_ms, created_ms, updated_ms)
+	VALUES (7, 'base', 'SHA256:op', 'op', 'ping', 'contains', 'pong', 'both', 'both', NULL, 60000, 0, TRUE, FALSE, NULL, 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO filters (id, scope, owner, owner_name, radio, mode, kind, value, enabled, created_ms, updated_ms)
+	VALUES (3, 'user', 'SHA256:op', 'op', 'base', 'block', 'node', '!a1b2c3d4', TRUE, 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s := openAt(t, path, Options{})
+	if r, err := s.Rule(ctx, 7); err != nil || r.Trigger != "ping" {
+		t.Fatalf("rule 7 after the upgrade: %+v %v", r, err)
+	}
+	if f, err := s.Filter(ctx, 3); err != nil || f.Value != "!a1b2c3d4" {
+		t.Fatalf("filter 3 after the upgrade: %+v %v", f, err)
+	}
+	if err := s.DeleteRule(ctx, byOp, 7); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.AddRule(ctx, byOp, rule("base")); err != nil || r.ID != 8 {
+		t.Fatalf("the next rule: id %d, %v; want 8", r.ID, err)
+	}
+}
