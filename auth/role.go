@@ -93,6 +93,9 @@ const (
 	ManageRules
 	// Request asks a node for its position, telemetry or node info.
 	Request
+	// Reconnect makes the gateway try a radio it has stepped back from
+	// (another app was using it) at once, taking it from that app.
+	Reconnect
 
 	// WriteConfig changes the radio's device, channel or MQTT configuration.
 	WriteConfig
@@ -144,6 +147,8 @@ func (a Action) String() string {
 		return "dial"
 	case Request:
 		return "request"
+	case Reconnect:
+		return "reconnect"
 	case ReadAudit:
 		return "read-audit"
 	case ManageOthers:
@@ -158,7 +163,7 @@ func (a Action) minRole() Role {
 	switch {
 	case a == Read:
 		return Viewer
-	case a >= Send && a <= Request:
+	case a >= Send && a <= Reconnect:
 		return Operator
 	case a >= WriteConfig && a <= ManageOthers:
 		return Admin

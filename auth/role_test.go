@@ -64,6 +64,7 @@ func TestRoleCan(t *testing.T) {
 		{ManageSessions, false, false, true},
 		{Dial, false, false, true},
 		{Request, false, true, true},
+		{Reconnect, false, true, true},
 		{ReadAudit, false, false, true},
 		{ManageOthers, false, false, true},
 	}

@@ -41,6 +41,9 @@ const (
 	OpBeaconStart Op = "beacon.start" // start, stop
 	OpBeaconTest  Op = "beacon.test"
 	OpBeaconRm    Op = "beacon.delete"
+	// OpReconnect: try a radio the gateway stepped back from at once
+	// (it takes the radio from the other app if that is still there).
+	OpReconnect Op = "radio.reconnect"
 	// OpNodePacket: a virtual node client's packets other than texts,
 	// traceroutes, requests and admin messages (waypoints, alerts, app
 	// ports), paced per port like requests.
@@ -111,6 +114,7 @@ var policy = map[Op]rule{
 	OpBeaconTest:  {auth.ManageRules, true, "sending the beacon"},
 	OpBeaconRm:    {auth.ManageRules, true, "removing the beacon"},
 	OpNodePacket:  {auth.Send, false, "sending packets from a virtual node"},
+	OpReconnect:   {auth.Reconnect, false, "reconnecting a radio"},
 
 	OpRadioFilter:  {auth.ManageOthers, false, "setting radio-wide filters"},
 	OpConfigSet:    {auth.WriteConfig, false, "changing the configuration"},

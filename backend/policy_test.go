@@ -21,7 +21,7 @@ var Expected = map[Op]auth.Role{
 	OpSend: auth.Operator, OpTraceroute: auth.Operator, OpSweep: auth.Operator, OpRequest: auth.Operator,
 	OpRuleAdd: auth.Operator, OpRuleChange: auth.Operator, OpFilterAdd: auth.Operator, OpFilterEdit: auth.Operator,
 	OpBeaconSet: auth.Operator, OpBeaconStart: auth.Operator, OpBeaconTest: auth.Operator, OpBeaconRm: auth.Operator,
-	OpNodePacket: auth.Operator,
+	OpNodePacket: auth.Operator, OpReconnect: auth.Operator,
 
 	OpRadioFilter: auth.Admin, OpConfigSet: auth.Admin, OpMQTTSet: auth.Admin, OpReboot: auth.Admin,
 	OpShutdown: auth.Admin, OpFactoryReset: auth.Admin, OpNodeDBReset: auth.Admin, OpSessions: auth.Admin,

@@ -311,3 +311,42 @@ func bind(c Caller, br *radio.Broker) {
 		c.Session.Bind(br.Name())
 	}
 }
+
+// Reconnect has the gateway try a radio at once: one it stepped back
+// from because another app kept taking it (contended, retried only every
+// 5 minutes or more), one whose link failed (backoff), or one nobody is
+// using (idle). It is for someone who knows the other app has gone or the
+// radio is back; if the app is still there, the radio is taken from it.
+// Audited and announced to the radio's users. It waits (bounded) for the
+// link and returns the radio's status, connected or not.
+func (b *Backend) Reconnect(ctx context.Context, c Caller, name string, wait time.Duration) (RadioStatus, error) {
+	if err := Allowed(c.Identity, OpReconnect, "", ""); err != nil {
+		return RadioStatus{}, err
+	}
+	br, err := b.radio(c, name)
+	if err != nil {
+		return RadioStatus{}, err
+	}
+	before := br.Status()
+	if before.State == radio.Connected {
+		return RadioStatus{}, errorf(ErrUnavailable, "%s is connected already; nothing to do", br.Name())
+	}
+	// Held while waiting, so an idle radio connects and a waiting one is
+	// still wanted when its retry comes.
+	hold := br.Hold(c.SessionID())
+	defer hold.Close()
+	br.RetryNow()
+	detail := "reconnect now, was " + before.State.String()
+	if before.Reason != "" {
+		detail += " (" + before.Reason + ")"
+	}
+	b.audit(c, br.Name(), string(OpReconnect), detail)
+	br.Announce(c.Name + " asked meshgate to reconnect to this radio now")
+	if wait <= 0 {
+		wait = b.wait
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	_ = br.WaitConnected(wctx) // the status says how it went
+	return b.radioStatus(br), nil
+}

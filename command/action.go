@@ -299,3 +299,39 @@ func batteryOf(n backend.Node) *uint32 {
 	}
 	return n.BatteryLevel
 }
+
+func (r *runner) reconnectCmd() *cobra.Command {
+	var radioName string
+	var wait time.Duration
+	c := &cobra.Command{
+		Use:   "reconnect [-r RADIO] [--wait 20s]",
+		Short: "connect a radio now, even one the gateway stepped back from because another app had it",
+		Long: "When another app keeps taking a radio, the gateway steps back and tries again only every\n" +
+			"5 minutes (then 10, up to 30), since each try takes the radio from that app. Once the app\n" +
+			"has gone, reconnect tries at once; if it is still there, it loses the radio. It also ends\n" +
+			"the wait after a failed link, and connects a radio nobody is using. Audited, and the\n" +
+			"radio's users are told.",
+		Args: noArgs,
+		RunE: r.run(func(*cobra.Command, []string) error {
+			st, err := r.env.Backend.Reconnect(r.ctx(), r.c(), radioName, wait)
+			if err != nil {
+				return err
+			}
+			if r.json {
+				if err := r.writeJSON(st); err != nil {
+					return err
+				}
+			} else if st.State == "connected" {
+				r.printf("%s: connected to %s\n", st.Name, dash(format.Clean(strings.TrimSpace(st.NodeName+" "+st.NodeID))))
+			}
+			if st.State != "connected" {
+				return &backend.Error{Kind: backend.ErrTimeout,
+					Msg: fmt.Sprintf("%s is still not connected after %s: %s", st.Name, format.Duration(wait), stateWords(st, r.env.Now()))}
+			}
+			return nil
+		}),
+	}
+	radioFlag(c.Flags(), &radioName)
+	waitFlag(c.Flags(), &wait)
+	return withOp(c, backend.OpReconnect)
+}

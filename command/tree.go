@@ -34,7 +34,7 @@ func (r *runner) tree() *cobra.Command {
 		r.mqttCmd(), r.configCmd(),
 		r.sendCmd(), r.tracerouteCmd(), r.sweepCmd(), r.requestCmd(),
 		r.rulesCmd(), r.filtersCmd(), r.beaconCmd(),
-		r.rebootCmd(), r.shutdownCmd(), r.factoryResetCmd(), r.nodedbResetCmd(),
+		r.reconnectCmd(), r.rebootCmd(), r.shutdownCmd(), r.factoryResetCmd(), r.nodedbResetCmd(),
 		r.sessionsCmd(), r.connectionsCmd(), r.kickCmd(), r.auditCmd(),
 	} {
 		root.AddCommand(c)

@@ -232,6 +232,7 @@ type Broker struct {
 	subs   atomic.Pointer[[]*Subscription] // copy-on-write, read on every packet
 	subsMu sync.Mutex
 	wake   chan struct{} // a subscriber arrived or left
+	retry  chan struct{} // RetryNow: end the wait after a failure
 
 	mu            sync.Mutex
 	status        Status
@@ -248,6 +249,8 @@ type Broker struct {
 
 	alwaysOn atomic.Bool
 	yielded  atomic.Bool // Stay: left to another app until someone needs the radio
+	// retryAsked: RetryNow was called; Run resets its link policy.
+	retryAsked atomic.Bool
 
 	adminMu sync.Mutex
 	textMu  sync.Mutex
@@ -267,6 +270,7 @@ func New(cfg Config) *Broker {
 		cfg:      cfg,
 		log:      cfg.Logger.With("radio", cfg.Name),
 		wake:     make(chan struct{}, 1),
+		retry:    make(chan struct{}, 1),
 		packets:  newRing[*Packet](cfg.History),
 		messages: newRing[*Message](cfg.History),
 		links:    make(chan struct{}),
@@ -385,6 +389,11 @@ func (b *Broker) Run(ctx context.Context) {
 		if !b.sleep(ctx, out.wait) {
 			return
 		}
+		if b.retryAsked.Swap(false) {
+			// Someone says the other app is gone (or the radio is
+			// back): try at once, with no history of short links.
+			policy.reset()
+		}
 		if !b.wanted() { // the last user left while we waited
 			b.setState(Idle, nil, time.Time{})
 		}
@@ -412,8 +421,27 @@ func (b *Broker) sleep(ctx context.Context, d time.Duration) bool {
 			if !b.wanted() {
 				return true
 			}
+		case <-b.retry:
+			return true
 		}
 	}
+}
+
+// RetryNow ends the wait after a failed link (backoff, or contended) at
+// once and forgets the short links that made the radio contended: for a
+// user who knows the other app has gone. If it has not, the radio takes
+// the link from it, and three quick drops make it contended again. It
+// reports whether the broker was waiting.
+func (b *Broker) RetryNow() bool {
+	if st := b.Status().State; st != Backoff && st != Contended {
+		return false
+	}
+	b.retryAsked.Store(true)
+	select {
+	case b.retry <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 // SetAlwaysOn keeps the radio connected with nobody subscribed (or stops

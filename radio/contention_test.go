@@ -324,3 +324,44 @@ func TestRestartingRadioIsNotContended(t *testing.T) {
 	}
 	ln.Close()
 }
+
+// A contended radio is left alone for ContendedRetry (5 minutes, then
+// more): meshchaos contention measured minutes from the other app leaving
+// to live packets. RetryNow is for the user who knows it has left: the
+// broker connects at once, with no history of short links.
+func TestRetryNowEndsContention(t *testing.T) {
+	_, addr := simRadio(t, sim.Config{Seed: 44, Nodes: 3})
+	b := startBroker(t, addr, Config{StableAfter: 1200 * time.Millisecond, ContendedWithin: 12 * time.Second,
+		ContendedRetry: time.Hour, Client: meshtastic.Options{ContendedWindow: 200 * time.Millisecond}})
+	sub := b.Subscribe("u")
+	defer sub.Close()
+	waitState(t, b, Connected, 5*time.Second)
+	if b.RetryNow() {
+		t.Fatal("RetryNow on a connected radio")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			if c, err := meshtastic.Dial(ctx, addr, meshtastic.Options{NoEvents: true, WakeDelay: -1}); err == nil {
+				select {
+				case <-c.Done():
+				case <-ctx.Done():
+				}
+				_ = c.Close()
+			}
+			select {
+			case <-time.After(300 * time.Millisecond):
+			case <-ctx.Done():
+			}
+		}
+	}()
+	waitState(t, b, Contended, 15*time.Second)
+	cancel() // the other app leaves
+	<-done
+	if !b.RetryNow() {
+		t.Fatalf("RetryNow while contended: not waiting (%s)", b.Status().State)
+	}
+	waitState(t, b, Connected, 5*time.Second)
+}

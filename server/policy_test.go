@@ -91,6 +91,7 @@ func TestPolicyThroughExec(t *testing.T) {
 		{backend.OpFactoryReset, "factory-reset -r field --yes", false},
 		{backend.OpBeaconRm, "beacon rm -r base", true},
 		{backend.OpShutdown, "shutdown -r field --yes", false},
+		{backend.OpReconnect, "reconnect -r base --wait 1s", false},
 	}
 	for _, c := range cases {
 		seen[c.op] = true
