@@ -14,24 +14,12 @@ import (
 // live packets again.
 func runContention(ctx context.Context, e *env) (*report, error) {
 	s := e.set
-	cr, err := startRadio(13, 30, 2*time.Second)
+	st, err := setup(ctx, e, stageOpts{name: "contention", role: "operator", seed: 13, nodes: 30, traffic: 2 * time.Second, markers: 5})
 	if err != nil {
 		return nil, err
 	}
-	defer cr.close()
-	u := newUser("contend", "operator")
-	g, err := newGateway(e.bin, e.root, "contention", gatewayConfig{radioAddr: cr.addr, alwaysOn: true}, []*user{u})
-	if err != nil {
-		return nil, err
-	}
-	if err := g.start(ctx); err != nil {
-		return nil, err
-	}
-	defer g.stop()
-	mk := &markers{cr: cr}
-	mctx, stopMarkers := context.WithCancel(ctx)
-	defer stopMarkers()
-	go mk.run(mctx, 5)
+	defer st.teardown()
+	cr, u, g, mk := st.cr, st.u, st.g, st.mk
 	w, err := follow(g.sshAddr, u, true)
 	if err != nil {
 		return nil, err

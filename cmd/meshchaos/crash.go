@@ -21,21 +21,12 @@ import (
 // had happened, and have lost at most a second of history.
 func runCrash(ctx context.Context, e *env) (*report, error) {
 	s := e.set
-	cr, err := startRadio(12, 30, 0)
+	st, err := setup(ctx, e, stageOpts{name: "crash", role: "operator", seed: 12, nodes: 30, markers: s.crashRate, notStarted: true})
 	if err != nil {
 		return nil, err
 	}
-	defer cr.close()
-	u := newUser("crash", "operator")
-	g, err := newGateway(e.bin, e.root, "crash", gatewayConfig{radioAddr: cr.addr, alwaysOn: true}, []*user{u})
-	if err != nil {
-		return nil, err
-	}
-	defer g.stop()
-	mk := &markers{cr: cr}
-	mctx, stopMarkers := context.WithCancel(ctx)
-	defer stopMarkers()
-	go mk.run(mctx, s.crashRate)
+	defer st.teardown()
+	u, g, mk := st.u, st.g, st.mk
 
 	rw := &ruleWriter{added: map[string]bool{}, removed: map[string]bool{}}
 	wctx, stopWriter := context.WithCancel(ctx)

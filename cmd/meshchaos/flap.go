@@ -15,24 +15,12 @@ import (
 // memory come back to where they were.
 func runFlap(ctx context.Context, e *env) (*report, error) {
 	s := e.set
-	cr, err := startRadio(11, 40, 3*time.Second)
+	st, err := setup(ctx, e, stageOpts{name: "flap", role: "operator", seed: 11, nodes: 40, traffic: 3 * time.Second, markers: 10})
 	if err != nil {
 		return nil, err
 	}
-	defer cr.close()
-	u := newUser("flap", "operator")
-	g, err := newGateway(e.bin, e.root, "flap", gatewayConfig{radioAddr: cr.addr, alwaysOn: true}, []*user{u})
-	if err != nil {
-		return nil, err
-	}
-	if err := g.start(ctx); err != nil {
-		return nil, err
-	}
-	defer g.stop()
-	mk := &markers{cr: cr}
-	mctx, stopMarkers := context.WithCancel(ctx)
-	defer stopMarkers()
-	go mk.run(mctx, 10)
+	defer st.teardown()
+	cr, u, g, mk := st.cr, st.u, st.g, st.mk
 
 	var ws []*watcher
 	defer func() {

@@ -29,6 +29,9 @@ func (m *markers) fire() uint32 {
 // run fires perSecond markers a second until ctx ends, catching up in
 // small bursts when the ticker is late (a 2 ms ticker is not reliable).
 func (m *markers) run(ctx context.Context, perSecond int) {
+	if perSecond <= 0 {
+		return
+	}
 	start := time.Now()
 	sent := 0
 	t := time.NewTicker(min(10*time.Millisecond, time.Second/time.Duration(perSecond)))

@@ -12,24 +12,12 @@ import (
 // change.
 func runSlow(ctx context.Context, e *env) (*report, error) {
 	s := e.set
-	cr, err := startRadio(14, 40, 0)
+	st, err := setup(ctx, e, stageOpts{name: "slow", role: "operator", seed: 14, nodes: 40, markers: s.slowRate})
 	if err != nil {
 		return nil, err
 	}
-	defer cr.close()
-	u := newUser("slow", "operator")
-	g, err := newGateway(e.bin, e.root, "slow", gatewayConfig{radioAddr: cr.addr, alwaysOn: true}, []*user{u})
-	if err != nil {
-		return nil, err
-	}
-	if err := g.start(ctx); err != nil {
-		return nil, err
-	}
-	defer g.stop()
-	mk := &markers{cr: cr}
-	mctx, stopMarkers := context.WithCancel(ctx)
-	defer stopMarkers()
-	go mk.run(mctx, s.slowRate)
+	defer st.teardown()
+	u, g, mk := st.u, st.g, st.mk
 
 	var normal, slow []*watcher
 	defer func() {

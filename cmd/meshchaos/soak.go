@@ -14,20 +14,12 @@ import (
 // reports their trend after warm-up.
 func runSoak(ctx context.Context, e *env) (*report, error) {
 	s := e.set
-	cr, err := startRadio(15, 60, 200*time.Millisecond)
+	st, err := setup(ctx, e, stageOpts{name: "soak", role: "admin", seed: 15, nodes: 60, traffic: 200 * time.Millisecond, markers: 1})
 	if err != nil {
 		return nil, err
 	}
-	defer cr.close()
-	u := newUser("soak", "admin")
-	g, err := newGateway(e.bin, e.root, "soak", gatewayConfig{radioAddr: cr.addr, alwaysOn: true}, []*user{u})
-	if err != nil {
-		return nil, err
-	}
-	if err := g.start(ctx); err != nil {
-		return nil, err
-	}
-	defer g.stop()
+	defer st.teardown()
+	u, g, mk := st.u, st.g, st.mk
 	for _, c := range []string{
 		`rules add -r base --trigger "?" --reply "ack {sender_short}" --cooldown 1m --sender-cooldown 10m`,
 		`rules add -r base --trigger weather --reply "no weather here" --cooldown 2m`,
@@ -39,10 +31,6 @@ func runSoak(ctx context.Context, e *env) (*report, error) {
 			return nil, fmt.Errorf("%s: %w", c, err)
 		}
 	}
-	mk := &markers{cr: cr}
-	mctx, stopMarkers := context.WithCancel(ctx)
-	defer stopMarkers()
-	go mk.run(mctx, 1)
 
 	var ws []*watcher
 	defer func() {
