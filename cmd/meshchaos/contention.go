@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"sync/atomic"
 	"time"
 )
@@ -63,8 +64,12 @@ func runContention(ctx context.Context, e *env) (*report, error) {
 	end := time.Now()
 	linksAtEnd := cr.acceptedLinks()
 
-	// The other app is gone: how long until the follow session is live?
-	var back time.Duration
+	// The other app is gone. On its own the gateway tries again at its
+	// next contended retry (5 minutes or more after the last); wait for
+	// that up to recoveryWait, then do what a user who knows the app has
+	// gone does: reconnect.
+	nextTry := radioRetryAt(g, u)
+	var back, manual time.Duration
 	recovered := waitFor(ctx, s.recoveryWait, func() bool {
 		_, ok := mk.firstSeen(w, end, time.Now())
 		return ok
@@ -72,6 +77,16 @@ func runContention(ctx context.Context, e *env) (*report, error) {
 	if recovered {
 		t, _ := mk.firstSeen(w, end, time.Now())
 		back = t.Sub(end)
+	}
+	var reconnectErr error
+	if !recovered {
+		asked := time.Now()
+		if _, reconnectErr = u.run(g.sshAddr, "", "reconnect -r base --json"); reconnectErr == nil {
+			if waitFor(ctx, 30*time.Second, func() bool { _, ok := mk.firstSeen(w, asked, time.Now()); return ok }) {
+				t, _ := mk.firstSeen(w, asked, time.Now())
+				manual = t.Sub(asked)
+			}
+		}
 	}
 
 	r := &report{}
@@ -85,13 +100,47 @@ func runContention(ctx context.Context, e *env) (*report, error) {
 		r.add("gateway dials while contended", "%d in %s (%.2f a minute)", linksAtEnd-linksAtContended, end.Sub(contendedAt).Round(time.Second), perMin)
 		r.check(perMin < 1, "fewer than 1 dial a minute while contended")
 	}
+	if !nextTry.IsZero() {
+		r.add("the gateway's next try when the other app left", "in %s", nextTry.Sub(end).Round(time.Second))
+	}
 	if recovered {
-		r.add("other app gone to live packets", "%s", ms(back))
+		r.add("other app gone to live packets, on its own", "%s", ms(back))
 	} else {
-		r.add("other app gone to live packets", "not within %s", s.recoveryWait)
+		r.add("other app gone to live packets, on its own", "not within %s", s.recoveryWait)
+		switch {
+		case reconnectErr != nil:
+			r.add("`reconnect` to live packets", "failed: %v", reconnectErr)
+		case manual > 0:
+			r.add("`reconnect` to live packets", "%s", ms(manual))
+		default:
+			r.add("`reconnect` to live packets", "not within 30 s")
+		}
+		r.check(reconnectErr == nil && manual > 0, "reconnect brings the radio back at once")
 	}
 	r.add("follow session survived", "%t", !w.ended.Load())
 	r.check(!contendedAt.IsZero() && contendedAt.Sub(start) < 30*time.Second, "\"contended\" shown within 30 s")
 	r.check(!w.ended.Load(), "the session survives")
 	return r, nil
+}
+
+// radioRetryAt is when the gateway will next try base, as radios --json
+// says (zero if it says nothing).
+func radioRetryAt(g *gateway, u *user) time.Time {
+	out, err := u.run(g.sshAddr, "", "radios --json")
+	if err != nil {
+		return time.Time{}
+	}
+	var rs []struct {
+		Name    string    `json:"name"`
+		RetryAt time.Time `json:"retry_at"`
+	}
+	if json.Unmarshal([]byte(out), &rs) != nil {
+		return time.Time{}
+	}
+	for _, r := range rs {
+		if r.Name == "base" {
+			return r.RetryAt
+		}
+	}
+	return time.Time{}
 }

@@ -44,7 +44,7 @@ func longSettings() settings {
 	return settings{
 		flaps: 100, flapUpMax: 10 * time.Second, flapDownMax: 3 * time.Second, flapUI: 20, flapFollow: 20,
 		crashes: 20, crashRate: 500,
-		contention: 5 * time.Minute, recoveryWait: 7 * time.Minute,
+		contention: 5 * time.Minute, recoveryWait: time.Minute,
 		slow: 5 * time.Minute, slowClients: 50, slowNormal: 10, slowRate: 100,
 		soak: time.Hour, soakEvery: time.Minute, soakSessions: 100,
 		abuseLogins: 10000, abuseWindow: 60 * time.Second, halfOpen: 300, abuseUsers: 10, calm: 30 * time.Second,
@@ -60,7 +60,7 @@ func (s *settings) flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.crashes, "crashes", s.crashes, "crash: times the gateway is killed with SIGKILL")
 	fs.IntVar(&s.crashRate, "crash-rate", s.crashRate, "crash: packets per second the radio delivers")
 	fs.DurationVar(&s.contention, "contention", s.contention, "contention: how long another app keeps taking the radio")
-	fs.DurationVar(&s.recoveryWait, "recovery-wait", s.recoveryWait, "contention: the longest wait for the gateway to come back after the other app leaves")
+	fs.DurationVar(&s.recoveryWait, "recovery-wait", s.recoveryWait, "contention: how long to wait for the gateway to come back on its own after the other app leaves, before running reconnect")
 	fs.DurationVar(&s.slow, "slow", s.slow, "slow: how long the slow clients stop reading")
 	fs.IntVar(&s.slowClients, "slow-clients", s.slowClients, "slow: sessions that stop reading")
 	fs.IntVar(&s.slowNormal, "slow-normal", s.slowNormal, "slow: sessions that keep reading, whose latency is measured")
