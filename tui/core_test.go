@@ -46,8 +46,10 @@ func TestRuleFormTakesCoreDefaults(t *testing.T) {
 	if exec.Cooldown != got.Cooldown.Seconds() || exec.SenderCooldown != got.SenderCooldown.Seconds() {
 		t.Errorf("exec's rule has cooldowns %vs/%vs, the UI's %s/%s", exec.Cooldown, exec.SenderCooldown, got.Cooldown, got.SenderCooldown)
 	}
+	// The list may or may not show the exec rule yet; the UI's own (#1)
+	// must be listed with the defaults either way.
 	u.waitModel("the rule listed with the defaults", func(m *Model) bool {
-		return len(m.pf.rules) == 1 && m.pf.rules[0].Cooldown == backend.DefaultRuleCooldown.Seconds() &&
+		return len(m.pf.rules) >= 1 && m.pf.rules[0].ID == 1 && m.pf.rules[0].Cooldown == backend.DefaultRuleCooldown.Seconds() &&
 			m.pf.rules[0].SenderCooldown == backend.DefaultRuleSenderCooldown.Seconds()
 	})
 }
@@ -158,4 +160,14 @@ func TestAdminActionAudited(t *testing.T) {
 		}
 	}
 	t.Errorf("no audit record of the NodeDB reset: %+v", entries)
+}
+
+// C on the Device tab asks the core to connect now; on a radio that is
+// connected already the core's answer is shown as it is.
+func TestReconnectKeyAsksTheCore(t *testing.T) {
+	fx := newFixture(t, fixtureOpts{frozen: true, store: true})
+	u := startUI(t, fx, uiOpts{bind: "base"})
+	u.connected()
+	u.key("6", "C")
+	flashed(u, "base is connected already; nothing to do")
 }

@@ -40,6 +40,24 @@ func (m *Model) deviceKey(msg tea.KeyPressMsg) tea.Cmd {
 		t.top += 10
 	case key.Matches(msg, k.back):
 		m.clearNotice()
+	case key.Matches(msg, k.reconnect):
+		// No dialog: taking the radio back from another app is what the
+		// user asks for, and the core audits and announces it.
+		if !m.allowed(backend.OpReconnect) {
+			return nil
+		}
+		c, name := m.caller, m.name
+		m.setFlash("connecting to "+name+"…", false)
+		return m.call(func(ctx context.Context) (string, error) {
+			st, err := core.Reconnect(ctx, c, name, 20*time.Second)
+			switch {
+			case err != nil:
+				return "", err
+			case st.State == "connected":
+				return "connected to " + name, nil
+			}
+			return "", fmt.Errorf("%s is still not connected: %s %s", name, st.State, st.Reason)
+		})
 	case key.Matches(msg, k.reboot):
 		a = &deviceAction{backend.OpReboot, "reboot", "Reboot the radio?",
 			func(ctx context.Context, c backend.Caller, r string) (backend.ActionResult, error) {

@@ -28,6 +28,7 @@ type keys struct {
 	edit, toggle, apply key.Binding
 	// Device.
 	reboot, shutdown, factoryReset, resetNodeDB key.Binding
+	reconnect                                   key.Binding
 	// Rules.
 	prevSection, nextSection, add, change, enable, del, test, field, save key.Binding
 }
@@ -88,6 +89,7 @@ func newKeys() keys {
 		shutdown:     b("H", "shut the radio down", "H"),
 		factoryReset: b("F", "factory reset (settings)", "F"),
 		resetNodeDB:  b("N", "reset the NodeDB", "N"),
+		reconnect:    b("C", "connect now (even if another app has the radio)", "C"),
 
 		prevSection: b("←/h", "previous section (responders, filters, beacon)", "left", "h"),
 		nextSection: b("→/l", "next section", "right", "l"),
@@ -150,7 +152,8 @@ func (k keys) helpFor(v screen, t tab, id auth.Identity) (title string, es []hel
 	case tabDevice:
 		plain(k.up, k.down, k.pgUp, k.pgDown)
 		es = append(es, need(k.reboot, backend.OpReboot), need(k.shutdown, backend.OpShutdown),
-			need(k.factoryReset, backend.OpFactoryReset), need(k.resetNodeDB, backend.OpNodeDBReset))
+			need(k.factoryReset, backend.OpFactoryReset), need(k.resetNodeDB, backend.OpNodeDBReset),
+			need(k.reconnect, backend.OpReconnect))
 	case tabRules:
 		plain(k.prevSection, k.nextSection, k.up, k.down)
 		es = append(es, need(k.add, backend.OpRuleAdd), need(k.change, backend.OpRuleChange), need(k.enable, backend.OpRuleChange),

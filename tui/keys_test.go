@@ -143,6 +143,7 @@ func TestKeys(t *testing.T) {
 		{view: "Device", key: "H", role: auth.Admin, press: []string{"6", "H"}, check: typedDialog("Shut")},
 		{view: "Device", key: "F", role: auth.Admin, press: []string{"6", "F"}, check: typedDialog("Factory")},
 		{view: "Device", key: "N", role: auth.Admin, press: []string{"6", "N"}, check: typedDialog("NodeDB")},
+		{view: "Device", key: "C", press: []string{"6", "C"}, check: func(m *Model) bool { return strings.Contains(m.flash.text, "connected already") }},
 
 		// Rules.
 		{view: "Rules", key: "←/h", press: []string{"7", "h"}, check: func(m *Model) bool { return m.rules.sec == secBeacon }},

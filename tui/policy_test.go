@@ -29,6 +29,7 @@ func TestPolicyThroughUI(t *testing.T) {
 		{backend.OpShutdown, []string{"6", "H"}},
 		{backend.OpFactoryReset, []string{"6", "F"}},
 		{backend.OpNodeDBReset, []string{"6", "N"}},
+		{backend.OpReconnect, []string{"6", "C"}},
 		{backend.OpRuleAdd, []string{"7", "a"}},
 		{backend.OpFilterAdd, []string{"7", "l", "a"}},
 		{backend.OpBeaconSet, []string{"7", "l", "l", "a"}},
@@ -71,7 +72,7 @@ func TestPolicyThroughUI(t *testing.T) {
 func lastKeyHelp(m *Model, ks []string) string {
 	last := ks[len(ks)-1]
 	for _, e := range []struct{ k, help string }{{"d", "d"}, {"t", "t"}, {"i", "i/enter"}, {"w", "w"}, {"e", "e"},
-		{"R", "R"}, {"H", "H"}, {"F", "F"}, {"N", "N"}, {"a", "a"}} {
+		{"R", "R"}, {"H", "H"}, {"F", "F"}, {"N", "N"}, {"C", "C"}, {"a", "a"}} {
 		if e.k == last {
 			return e.help
 		}
