@@ -67,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("meshchaos", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	bin := fs.String("meshgate", "bin/meshgate", "the meshgate binary to test")
-	fs.Bool("long", false, "the full published run (about 1 h 40 min) instead of the short one (a few minutes)")
+	fs.Bool("long", false, "the full published run (about 1 h 30 min) instead of the short one (a few minutes)")
 	only := fs.String("only", "", "comma-separated scenarios to run ("+names()+"; default all)")
 	out := fs.String("json", "", "also write the figures as JSON to this file")
 	keep := fs.Bool("keep", false, "keep the scratch directory (gateway logs and databases)")
