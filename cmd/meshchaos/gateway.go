@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -73,15 +74,31 @@ log_format: logfmt
 	return g, nil
 }
 
-// freeAddr finds a free loopback port. Nothing else on the machine is
-// expected to take it between the check and the gateway's listen.
+// freeAddr finds a free loopback port below the kernel's ephemeral range
+// (32768 and up on Linux by default). Ports here are closed and opened
+// again (a killed gateway restarts on its port, a killed radio endpoint
+// comes back on its own); a port from the ephemeral range can meanwhile
+// become the source port of one of the many client connections, and the
+// reopen fails with "address already in use".
 func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := listenLow()
 	if err != nil {
 		panic(err) // no loopback: nothing here can run
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// listenLow listens on a random free loopback port in 20000-32767.
+func listenLow() (net.Listener, error) {
+	var err error
+	for range 200 {
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12768))); err == nil {
+			return ln, nil
+		}
+	}
+	return nil, err
 }
 
 // start runs the gateway and waits until it accepts SSH connections and

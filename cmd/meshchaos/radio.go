@@ -76,7 +76,7 @@ func startRadio(seed int64, nodes int, gap time.Duration) (*chaosRadio, error) {
 			break
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := listenLow() // it is closed and reopened: see freeAddr
 	if err != nil {
 		cr.close()
 		return nil, err
