@@ -31,7 +31,7 @@ type settings struct {
 
 func shortSettings() settings {
 	return settings{
-		flaps: 10, flapUpMax: 4 * time.Second, flapDownMax: 2 * time.Second, flapUI: 5, flapFollow: 5,
+		flaps: 10, flapUpMax: 4 * time.Second, flapDownMax: 3 * time.Second, flapUI: 5, flapFollow: 5,
 		crashes: 5, crashRate: 500,
 		contention: 45 * time.Second, recoveryWait: 30 * time.Second,
 		slow: 30 * time.Second, slowClients: 20, slowNormal: 5, slowRate: 100,
