@@ -95,15 +95,15 @@ func (b *Backend) Follow(ctx context.Context, c Caller, radioName string, wait t
 		return nil, err
 	}
 	personal := b.personalFilters(ctx, c, br.Name(), nil)
+	// The follower's own subscription keeps the radio wanted while it
+	// waits for the link; a second one would count it twice among the
+	// radio's users.
 	sub := br.Subscribe(c.SessionID())
-	release, err := b.connected(ctx, c, br, wait)
-	if err != nil {
+	bind(c, br)
+	if err := b.awaitLink(ctx, br, wait); err != nil {
 		sub.Close()
 		return nil, err
 	}
-	// The follower's own subscription keeps the radio wanted from here;
-	// a second one would count it twice among the radio's users.
-	release()
 	return &Follow{b: b, br: br, sub: sub, visible: func(p *pb.MeshPacket) bool {
 		ok, _ := personal.AllowsPacket(p)
 		return ok

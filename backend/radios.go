@@ -279,29 +279,36 @@ func (b *Backend) live(ctx context.Context, c Caller, op Op, name string, limit 
 // for the link. The returned release must be called when done; the link
 // stays up for the broker's grace period after that.
 func (b *Backend) connected(ctx context.Context, c Caller, br *radio.Broker, wait time.Duration) (func(), error) {
-	if wait <= 0 {
-		wait = b.wait
-	}
-	if c.Session != nil {
-		c.Session.Bind(br.Name())
-	}
+	bind(c, br)
 	// A radio already connected needs no subscriber of ours (the UI's
 	// session has its own; another would count as one more user); the
 	// broker's grace period keeps the link through a short operation.
 	if _, err := br.Client(); err == nil {
 		return func() {}, nil
 	}
-	sub := br.Hold(c.SessionID())
+	hold := br.Hold(c.SessionID())
+	if err := b.awaitLink(ctx, br, wait); err != nil {
+		hold.Close()
+		return nil, err
+	}
+	return hold.Close, nil
+}
+
+// awaitLink waits (at most wait, or the default) for a radio someone
+// already holds or follows to connect.
+func (b *Backend) awaitLink(ctx context.Context, br *radio.Broker, wait time.Duration) error {
+	if wait <= 0 {
+		wait = b.wait
+	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	if err := br.WaitConnected(wctx); err != nil {
-		sub.Close()
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, &Error{Kind: ErrTimeout, Msg: err.Error(), Err: err}
+			return &Error{Kind: ErrTimeout, Msg: err.Error(), Err: err}
 		}
-		return nil, failed(err)
+		return failed(err)
 	}
-	return sub.Close, nil
+	return nil
 }
 
 // bind marks the caller's session as using the radio (for `sessions` and
@@ -342,11 +349,6 @@ func (b *Backend) Reconnect(ctx context.Context, c Caller, name string, wait tim
 	}
 	b.audit(c, br.Name(), string(OpReconnect), detail)
 	br.Announce(c.Name + " asked meshgate to reconnect to this radio now")
-	if wait <= 0 {
-		wait = b.wait
-	}
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	_ = br.WaitConnected(wctx) // the status says how it went
+	_ = b.awaitLink(ctx, br, wait) // the status says how it went
 	return b.radioStatus(br), nil
 }
