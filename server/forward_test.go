@@ -37,16 +37,7 @@ func TestForwardHandshakeIsTheRadios(t *testing.T) {
 	goroutineBaseline(t)
 	ada := newUser(t, "ada", `role="admin"`)
 	g := startGateway(t, gwOptions{users: []*user{ada}})
-	c, err := g.dial(t, ada)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	conn, err := forward(t, c, "base:4403")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := newNodeApp(t, conn)
+	_, app := g.tunnel(t, ada)
 	got := app.Handshake(0x5eed)
 
 	// The radio's own handshake, on its console stream (the gateway holds
@@ -218,16 +209,7 @@ func TestForwardKick(t *testing.T) {
 	ada := newUser(t, "ada", `role="admin"`)
 	otto := newUser(t, "otto", `role="operator"`)
 	g := startGateway(t, gwOptions{users: []*user{ada, otto}})
-	c, err := g.dial(t, otto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	conn, err := forward(t, c, "base:4403")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := newNodeApp(t, conn)
+	_, app := g.tunnel(t, otto)
 	app.Handshake(5)
 	r := g.run(t, ada, "sessions")
 	if !strings.Contains(r.stdout, "otto") || !strings.Contains(r.stdout, "node") {
@@ -257,16 +239,7 @@ func TestForwardCountsAsSession(t *testing.T) {
 	otto := newUser(t, "otto", `role="operator"`)
 	g := startGateway(t, gwOptions{users: []*user{otto}, server: Config{NoSessionGrace: 300 * time.Millisecond,
 		NodeIdleTimeout: 1500 * time.Millisecond}})
-	c, err := g.dial(t, otto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	conn, err := forward(t, c, "base:4403")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := newNodeApp(t, conn)
+	_, app := g.tunnel(t, otto)
 	app.Handshake(1)
 	time.Sleep(800 * time.Millisecond)
 	if app.Closed(0) {

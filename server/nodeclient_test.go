@@ -56,3 +56,20 @@ func (l sshLink) CloseWrite() error {
 func (l sshLink) SetReadDeadline(time.Time) error { return nil }
 func (l sshLink) Kind() transport.Kind            { return transport.TCP }
 func (l sshLink) Remote() string                  { return "ssh forward" }
+
+// tunnel logs u in and opens an app on base's virtual node through an SSH
+// forward (ssh -L 4403:base:4403). The connection closes when the test
+// ends.
+func (g *gateway) tunnel(t testing.TB, u *user) (*gossh.Client, *nodeApp) {
+	t.Helper()
+	c, err := g.dial(t, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	conn, err := forward(t, c, "base:4403")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, newNodeApp(t, conn)
+}
