@@ -368,7 +368,7 @@ func TestMouse(t *testing.T) {
 	u.tm.Send(tea.MouseWheelMsg{Button: tea.MouseWheelUp})
 	u.waitModel("the wheel to scroll back", func(m *Model) bool { return m.nodes.cur == 0 })
 	u.tm.Send(tea.MouseClickMsg{Button: tea.MouseLeft, X: 22, Y: 1})
-	u.waitModel("a click on a tab", func(m *Model) bool { return m.tab == tabPackets })
+	u.waitModel("a click on a tab", func(m *Model) bool { return m.on(&m.pkts) })
 }
 
 // Names and texts come from strangers on the mesh; none of their control

@@ -236,8 +236,7 @@ func (m *Model) openConv(k convKey) {
 	c.get(k)
 	c.cur, c.sel, c.replyTo = k, -1, nil
 	c.markRead()
-	m.tab = tabChat
-	m.dirty = dAll
+	m.show(&m.chat)
 }
 
 // startDM opens the direct conversation with num, ready to type.
@@ -403,4 +402,50 @@ func (m *Model) onSent(msg sentMsg) tea.Cmd {
 		m.setFlash("not sent: "+msg.err.Error(), true)
 	}
 	return nil
+}
+
+// The Chat tab as a pane.
+
+func (c *chatTab) name() string { return "Chat" }
+
+func (c *chatTab) help(k *keys) []paneKey {
+	return append(keysOf(k.prevConv, k.nextConv, k.up, k.down, k.end),
+		paneKey{k.compose, backend.OpSend}, paneKey{k.reply, backend.OpSend}, paneKey{k.send, backend.OpSend})
+}
+
+func (c *chatTab) hints(m *Model) string {
+	if c.composing {
+		return "enter send · esc stop writing"
+	}
+	return "←→ conversation · ↑↓ message · i write · r reply · ? help"
+}
+
+func (c *chatTab) key(m *Model, msg tea.KeyPressMsg) tea.Cmd {
+	if c.composing {
+		return m.composeKey(msg)
+	}
+	return m.chatKey(msg)
+}
+
+func (c *chatTab) view(m *Model, w, h int) []string { return m.chatView(w, h) }
+
+func (c *chatTab) typing() bool                { return c.composing }
+func (c *chatTab) textField() *textinput.Model { return &c.input }
+func (c *chatTab) edited(*Model)               {}
+
+func (c *chatTab) scroll(_ *Model, n int) tea.Cmd {
+	c.move(n)
+	return nil
+}
+
+func (c *chatTab) shown(*Model) tea.Cmd {
+	c.markRead()
+	return nil
+}
+
+func (c *chatTab) badge(*Model) string {
+	if n := c.unreadTotal(); n > 0 {
+		return fmt.Sprintf(" (%d)", n)
+	}
+	return ""
 }

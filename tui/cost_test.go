@@ -27,7 +27,7 @@ type session struct {
 	link *Link
 }
 
-func newSessions(tb testing.TB, fx *fixture, n int, t tab) []*session {
+func newSessions(tb testing.TB, fx *fixture, n int, t string) []*session {
 	tb.Helper()
 	id := auth.Identity{Name: "load", Role: auth.Operator}
 	warm := fx.broker(tb, "base").Subscribe("warm-up") // keep the link up while sessions come
@@ -49,7 +49,7 @@ func newSessions(tb testing.TB, fx *fixture, n int, t tab) []*session {
 		}
 		m := New(Config{Context: context.Background(), Backend: fx.core, Caller: caller, Radios: link, Radio: r})
 		m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-		m.tab = t
+		m.show(m.paneNamed(t))
 		m.View()
 		out[i] = &session{m: m, rec: rec, link: link}
 	}
@@ -83,10 +83,7 @@ func TestModelMemory(t *testing.T) {
 		runtime.ReadMemStats(&ms)
 		return ms.HeapAlloc
 	}
-	for _, c := range []struct {
-		name string
-		tab  tab
-	}{{"nodes", tabNodes}, {"chat", tabChat}, {"packets", tabPackets}} {
+	for _, c := range []struct{ name, tab string }{{"nodes", "Nodes"}, {"chat", "Chat"}, {"packets", "Packets"}} {
 		before := heap()
 		const n = 50
 		ss := newSessions(t, fx, n, c.tab)
@@ -105,13 +102,13 @@ func TestModelMemory(t *testing.T) {
 // worst case, without the frame timer's coalescing).
 func BenchmarkBusyRadio(b *testing.B) {
 	for _, n := range []int{100, 1000} {
-		for _, t := range []tab{tabNodes, tabPackets, tabChat} {
+		for _, t := range []string{"Nodes", "Packets", "Chat"} {
 			b.Run(fmt.Sprintf("sessions=%d/tab=%s", n, t), func(b *testing.B) { benchBusy(b, n, t) })
 		}
 	}
 }
 
-func benchBusy(b *testing.B, n int, t tab) {
+func benchBusy(b *testing.B, n int, t string) {
 	fx := newFixture(b, fixtureOpts{nodes: 200})
 	ss := newSessions(b, fx, n, t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -168,8 +165,8 @@ func benchBusy(b *testing.B, n int, t tab) {
 // BenchmarkFrame is one session's cost for one packet on screen: the
 // events, then the frame they cause.
 func BenchmarkFrame(b *testing.B) {
-	for _, t := range []tab{tabNodes, tabPackets, tabChat} {
-		b.Run("tab="+t.String(), func(b *testing.B) {
+	for _, t := range []string{"Nodes", "Packets", "Chat"} {
+		b.Run("tab="+t, func(b *testing.B) {
 			fx := newFixture(b, fixtureOpts{nodes: 200})
 			s := newSessions(b, fx, 1, t)[0]
 			v := s.m.view()

@@ -158,3 +158,27 @@ func (m *Model) deviceView(w, h int) []string {
 	m.device.top = max(0, min(m.device.top, len(out)-h))
 	return out[m.device.top:]
 }
+
+// The Device tab as a pane.
+
+func (t *deviceTab) name() string { return "Device" }
+
+func (t *deviceTab) help(k *keys) []paneKey {
+	return append(keysOf(k.up, k.down, k.pgUp, k.pgDown),
+		paneKey{k.reboot, backend.OpReboot}, paneKey{k.shutdown, backend.OpShutdown},
+		paneKey{k.factoryReset, backend.OpFactoryReset}, paneKey{k.resetNodeDB, backend.OpNodeDBReset},
+		paneKey{k.reconnect, backend.OpReconnect})
+}
+
+func (t *deviceTab) hints(*Model) string {
+	return "R reboot · H shutdown · F factory reset · N NodeDB reset (admin) · C connect now · ? help"
+}
+
+func (t *deviceTab) key(m *Model, msg tea.KeyPressMsg) tea.Cmd { return m.deviceKey(msg) }
+
+func (t *deviceTab) view(m *Model, w, h int) []string { return m.deviceView(w, h) }
+
+func (t *deviceTab) scroll(_ *Model, n int) tea.Cmd {
+	t.top = max(0, t.top+n)
+	return nil
+}

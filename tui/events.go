@@ -17,7 +17,7 @@ func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 	}
 	var d dirt
 	main := m.screen == screenMain && m.dialog == nil && !m.help
-	shows := func(t tab) bool { return main && m.tab == t }
+	shows := func(p pane) bool { return main && m.on(p) }
 	if msg.dropped {
 		m.nodes.list.full = true // node events were lost: resync
 		d |= dHeader | dBody
@@ -27,22 +27,22 @@ func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 		switch ev.Kind {
 		case radio.EvPacket:
 			m.pkts.arrived++
-			if shows(tabPackets) && !m.pkts.paused {
+			if shows(&m.pkts) && !m.pkts.paused {
 				d |= dBody
 			}
-			if shows(tabMQTT) {
+			if shows(&m.mqtt) {
 				d |= dBody
 			}
 		case radio.EvNode:
 			m.nodes.list.touched(ev.Node.Num)
-			if shows(tabNodes) {
+			if shows(&m.nodes) {
 				d |= dBody
 			}
 			if ev.Node.Num == my {
 				d |= dHeader
 			}
 		case radio.EvMessage:
-			visible := shows(tabChat)
+			visible := shows(&m.chat)
 			if m.chat.sentSeen(ev.Message, m.id.Name) {
 				d |= dBody
 			}

@@ -4,7 +4,7 @@ package tui
 // the reason when the user's role may not use a key.
 func (m *Model) helpView(w, h int) []string {
 	st := m.st
-	title, es := m.keys.helpFor(m.screen, m.tab, m.id)
+	title, es := m.keys.helpFor(m.screen, m.pane(), m.id)
 	var out []string
 	section := func(name string, es []helpEntry) {
 		out = append(out, "", " "+st.title.Render(name))

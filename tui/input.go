@@ -20,7 +20,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.helpKey(msg)
 	}
 	if m.typing() {
-		return m.typingKey(msg)
+		return m.pane().key(m, msg)
 	}
 	if key.Matches(msg, k.help) {
 		m.help, m.helpTop = true, 0
@@ -34,72 +34,13 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.tabs):
 		return m.setTab(tab(msg.String()[0] - '1'))
 	case key.Matches(msg, k.next):
-		return m.setTab((m.tab + 1) % tabCount)
+		return m.setTab((m.tab + 1) % tab(len(m.panes)))
 	case key.Matches(msg, k.prev):
-		return m.setTab((m.tab + tabCount - 1) % tabCount)
+		return m.setTab((m.tab + tab(len(m.panes)) - 1) % tab(len(m.panes)))
 	case key.Matches(msg, k.lobby):
 		return m.enterLobby()
 	}
-	switch m.tab {
-	case tabNodes:
-		return m.nodesKey(msg)
-	case tabChat:
-		return m.chatKey(msg)
-	case tabPackets:
-		return m.packetsKey(msg)
-	case tabTrace:
-		return m.traceKey(msg)
-	case tabMQTT:
-		return m.mqttKey(msg)
-	case tabDevice:
-		return m.deviceKey(msg)
-	case tabRules:
-		return m.rulesKey(msg)
-	}
-	return nil
-}
-
-// typing reports whether a text field has the keyboard.
-func (m *Model) typing() bool {
-	if m.screen != screenMain {
-		return false
-	}
-	switch m.tab {
-	case tabNodes:
-		return m.nodes.searching
-	case tabChat:
-		return m.chat.composing
-	case tabPackets:
-		return m.pkts.searching
-	case tabTrace:
-		return m.trace.prompting
-	case tabMQTT:
-		return m.mqtt.editing()
-	case tabRules:
-		return m.rules.typing()
-	}
-	return false
-}
-
-func (m *Model) typingKey(msg tea.KeyPressMsg) tea.Cmd {
-	switch m.tab {
-	case tabNodes:
-		return m.nodesSearchKey(msg)
-	case tabChat:
-		return m.composeKey(msg)
-	case tabPackets:
-		return m.packetsSearchKey(msg)
-	case tabTrace:
-		return m.promptKey(msg)
-	case tabMQTT:
-		return m.mqttFieldKey(msg)
-	case tabRules:
-		if m.rules.testing {
-			return m.testKey(msg)
-		}
-		return m.formFieldKey(msg)
-	}
-	return nil
+	return m.pane().key(m, msg)
 }
 
 // onPaste gives pasted text to the focused field, if any.
@@ -108,20 +49,10 @@ func (m *Model) onPaste(msg tea.PasteMsg) tea.Cmd {
 	switch {
 	case m.dialog != nil && m.dialog.typed != "":
 		in = &m.dialog.input
-	case !m.typing():
+	case m.typing():
+		in = m.pane().(typer).textField()
+	default:
 		return nil
-	case m.tab == tabNodes:
-		in = &m.nodes.search
-	case m.tab == tabChat:
-		in = &m.chat.input
-	case m.tab == tabPackets:
-		in = &m.pkts.search
-	case m.tab == tabTrace:
-		in = &m.trace.prompt
-	case m.tab == tabMQTT:
-		in = &m.mqtt.input
-	case m.tab == tabRules:
-		in = &m.rules.input
 	}
 	var cmd tea.Cmd
 	*in, cmd = in.Update(msg)
@@ -133,11 +64,8 @@ func (m *Model) onPaste(msg tea.PasteMsg) tea.Cmd {
 // counter) and redraws.
 func (m *Model) afterEdit() {
 	m.dirty |= dBody
-	switch {
-	case m.tab == tabNodes && m.nodes.searching:
-		m.nodes.setQuery(m.nodes.search.Value())
-	case m.tab == tabPackets && m.pkts.searching:
-		m.pkts.setSearch(m.pkts.search.Value(), m.rec)
+	if m.typing() {
+		m.pane().(typer).edited(m)
 	}
 }
 
@@ -159,32 +87,11 @@ func (m *Model) onWheel(ms tea.Mouse) tea.Cmd {
 	case m.screen == screenLobby:
 		m.lobby.move(step)
 	default:
-		m.scroll(step)
-		if m.tab == tabNodes {
-			return m.loadHistory()
+		if sc, ok := m.pane().(scroller); ok {
+			return sc.scroll(m, step)
 		}
 	}
 	return nil
-}
-
-// scroll moves the current view's selection or pane by n lines.
-func (m *Model) scroll(n int) {
-	switch m.tab {
-	case tabNodes:
-		m.nodes.move(n)
-	case tabChat:
-		m.chat.move(n)
-	case tabPackets:
-		m.movePackets(n)
-	case tabTrace:
-		m.trace.move(n)
-	case tabMQTT:
-		m.mqtt.move(n)
-	case tabDevice:
-		m.device.top = max(0, m.device.top+n)
-	case tabRules:
-		m.rules.move(n, m)
-	}
 }
 
 // onClick switches tabs from the tab bar.
@@ -202,19 +109,13 @@ func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
 
 // setTab shows another tab.
 func (m *Model) setTab(t tab) tea.Cmd {
-	if t < 0 || t >= tabCount {
+	if t < 0 || int(t) >= len(m.panes) {
 		return nil
 	}
 	m.tab = t
 	m.dirty = dAll
-	switch t {
-	case tabChat:
-		m.chat.markRead()
-	case tabPackets:
-		m.pkts.stale = true
-	case tabTrace:
-		m.trace.reload(m.rec)
-		return m.traceTick()
+	if s, ok := m.pane().(shower); ok {
+		return s.shown(m)
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package tui
 
 import (
+	"fmt"
+	"strconv"
+
 	"charm.land/bubbles/v2/key"
 
 	"github.com/meshgate/meshgate/auth"
@@ -33,7 +36,8 @@ type keys struct {
 	prevSection, nextSection, add, change, enable, del, test, field, save key.Binding
 }
 
-func newKeys() keys {
+// newKeys makes the key map for a screen of n tabs.
+func newKeys(n int) keys {
 	b := func(help, desc string, ks ...string) key.Binding {
 		return key.NewBinding(key.WithKeys(ks...), key.WithHelp(help, desc))
 	}
@@ -41,7 +45,7 @@ func newKeys() keys {
 		quit:  b("q/ctrl+c", "quit", "q", "ctrl+c"),
 		help:  b("?", "help for this view", "?"),
 		lobby: b("L", "lobby: switch radio", "L"),
-		tabs:  b("1-7", "go to tab", "1", "2", "3", "4", "5", "6", "7"),
+		tabs:  b(fmt.Sprintf("1-%d", n), "go to tab", digits(n)...),
 		next:  b("tab", "next tab", "tab"),
 		prev:  b("shift+tab", "previous tab", "shift+tab"),
 		back:  b("esc", "close pane, dialog or input", "esc"),
@@ -103,6 +107,15 @@ func newKeys() keys {
 	}
 }
 
+// digits are the keys "1" to n (at most 9).
+func digits(n int) []string {
+	var ks []string
+	for i := 1; i <= min(n, 9); i++ {
+		ks = append(ks, strconv.Itoa(i))
+	}
+	return ks
+}
+
 // helpEntry is one line of help: a binding and, when the user's role may
 // not use it, why.
 type helpEntry struct {
@@ -110,58 +123,23 @@ type helpEntry struct {
 	denied string
 }
 
-// helpFor lists the keys of a view for a user; the core says which of
-// them the user may not use.
-func (k keys) helpFor(v screen, t tab, id auth.Identity) (title string, es []helpEntry) {
-	need := func(b key.Binding, op backend.Op) helpEntry {
-		e := helpEntry{b: b}
-		if !backend.Can(id, op) {
-			e.denied = "needs the " + backend.MinRole(op).String() + " role"
-		}
-		return e
-	}
-	plain := func(bs ...key.Binding) {
-		for _, b := range bs {
+// helpFor lists the keys of a view for a user: the lobby's, or those of
+// the tab p. The core says which of them the user may not use.
+func (k *keys) helpFor(v screen, p pane, id auth.Identity) (title string, es []helpEntry) {
+	if v == screenLobby {
+		for _, b := range []key.Binding{k.up, k.down, k.pgUp, k.pgDown, k.home, k.end, k.choose, k.refresh, k.back} {
 			es = append(es, helpEntry{b: b})
 		}
-	}
-	list := func() { plain(k.up, k.down, k.pgUp, k.pgDown, k.home, k.end) }
-	if v == screenLobby {
-		list()
-		plain(k.choose, k.refresh, k.back)
 		return "Lobby", es
 	}
-	switch t {
-	case tabNodes:
-		list()
-		plain(k.filter, k.sort, k.reverse, k.search, k.detail)
-		es = append(es, need(k.dm, backend.OpSend), need(k.trace, backend.OpTraceroute))
-	case tabChat:
-		plain(k.prevConv, k.nextConv, k.up, k.down, k.end)
-		es = append(es, need(k.compose, backend.OpSend), need(k.reply, backend.OpSend), need(k.send, backend.OpSend))
-	case tabPackets:
-		list()
-		plain(k.pause, k.inspect, k.portFilter, k.nodeFilter, k.search, k.clearFilter)
-	case tabTrace:
-		list()
-		es = append(es, need(k.traceNode, backend.OpTraceroute), need(k.sweep, backend.OpSweep))
-		plain(k.cancel, k.toggleList)
-	case tabMQTT:
-		plain(k.up, k.down)
-		es = append(es, need(k.edit, backend.OpMQTTSet), need(k.toggle, backend.OpMQTTSet), need(k.apply, backend.OpMQTTSet))
-	case tabDevice:
-		plain(k.up, k.down, k.pgUp, k.pgDown)
-		es = append(es, need(k.reboot, backend.OpReboot), need(k.shutdown, backend.OpShutdown),
-			need(k.factoryReset, backend.OpFactoryReset), need(k.resetNodeDB, backend.OpNodeDBReset),
-			need(k.reconnect, backend.OpReconnect))
-	case tabRules:
-		plain(k.prevSection, k.nextSection, k.up, k.down)
-		es = append(es, need(k.add, backend.OpRuleAdd), need(k.change, backend.OpRuleChange), need(k.enable, backend.OpRuleChange),
-			need(k.del, backend.OpRuleChange))
-		plain(k.test)
-		es = append(es, need(k.field, backend.OpRuleAdd), need(k.save, backend.OpRuleAdd))
+	for _, pk := range p.help(k) {
+		e := helpEntry{b: pk.b}
+		if pk.op != "" && !backend.Can(id, pk.op) {
+			e.denied = "needs the " + backend.MinRole(pk.op).String() + " role"
+		}
+		es = append(es, e)
 	}
-	return t.String(), es
+	return p.name(), es
 }
 
 // global lists the keys that work on every tab.

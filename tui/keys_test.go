@@ -72,10 +72,10 @@ func TestKeys(t *testing.T) {
 		}},
 		{view: "Nodes", key: "enter", press: []string{"enter"}, check: func(m *Model) bool { return m.nodes.detail }},
 		{view: "Nodes", key: "d", press: []string{"j", "d"}, check: func(m *Model) bool {
-			return m.tab == tabChat && m.chat.cur.dm && m.chat.composing
+			return m.on(&m.chat) && m.chat.cur.dm && m.chat.composing
 		}},
 		{view: "Nodes", key: "t", press: []string{"j", "t"}, check: func(m *Model) bool {
-			return m.tab == tabTrace && len(m.trace.results) == 1
+			return m.on(&m.trace) && len(m.trace.results) == 1
 		}},
 
 		// Chat.
@@ -174,9 +174,9 @@ func TestKeys(t *testing.T) {
 			}},
 
 		// Everywhere.
-		{view: "Everywhere", key: "1-7", press: []string{"5"}, check: func(m *Model) bool { return m.tab == tabMQTT }},
-		{view: "Everywhere", key: "tab", press: []string{"tab"}, check: func(m *Model) bool { return m.tab == tabChat }},
-		{view: "Everywhere", key: "shift+tab", press: []string{"shift+tab"}, check: func(m *Model) bool { return m.tab == tabRules }},
+		{view: "Everywhere", key: "1-7", press: []string{"5"}, check: func(m *Model) bool { return m.on(&m.mqtt) }},
+		{view: "Everywhere", key: "tab", press: []string{"tab"}, check: func(m *Model) bool { return m.on(&m.chat) }},
+		{view: "Everywhere", key: "shift+tab", press: []string{"shift+tab"}, check: func(m *Model) bool { return m.on(&m.rules) }},
 		{view: "Everywhere", key: "L", press: []string{"L"}, check: func(m *Model) bool { return m.screen == screenLobby }},
 		{view: "Everywhere", key: "?", press: []string{"?"}, check: func(m *Model) bool { return m.help }},
 		{view: "Everywhere", key: "esc", press: []string{"?", "esc"}, check: func(m *Model) bool { return !m.help }},
@@ -187,20 +187,21 @@ func TestKeys(t *testing.T) {
 	for _, c := range cases {
 		covered[c.view+" "+c.key] = true
 	}
-	k := newKeys()
+	panes := (&Model{}).tabs()
+	k := newKeys(len(panes))
 	for _, r := range []auth.Role{auth.Viewer, auth.Admin} {
 		views := []struct {
 			s screen
-			t tab
-		}{{screenLobby, 0}}
-		for t := range tabCount {
+			p pane
+		}{{screenLobby, nil}}
+		for _, p := range panes {
 			views = append(views, struct {
 				s screen
-				t tab
-			}{screenMain, t})
+				p pane
+			}{screenMain, p})
 		}
 		for _, v := range views {
-			title, es := k.helpFor(v.s, v.t, auth.Identity{Role: r})
+			title, es := k.helpFor(v.s, v.p, auth.Identity{Role: r})
 			for _, e := range append(es, k.global()...) {
 				name := title + " " + e.b.Help().Key
 				if isGlobal(k, e) {

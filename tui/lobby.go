@@ -140,7 +140,7 @@ func (m *Model) attach(r Radio) {
 	}
 	m.trace.cancelJob()
 	m.radio, m.name = r, r.Name()
-	m.tab = tabNodes
+	m.tab = 0 // the first tab: Nodes
 	m.nodes.reset()
 	m.chat.reset()
 	m.chat.load(r, m.view().MyNodeNum)

@@ -23,39 +23,8 @@ const (
 	screenMain
 )
 
-// tab is one of the radio's views.
+// tab is the index of one of the radio's tabs in Model.panes.
 type tab int
-
-const (
-	tabNodes tab = iota
-	tabChat
-	tabPackets
-	tabTrace
-	tabMQTT
-	tabDevice
-	tabRules
-	tabCount
-)
-
-func (t tab) String() string {
-	switch t {
-	case tabNodes:
-		return "Nodes"
-	case tabChat:
-		return "Chat"
-	case tabPackets:
-		return "Packets"
-	case tabTrace:
-		return "Trace"
-	case tabMQTT:
-		return "MQTT"
-	case tabDevice:
-		return "Device"
-	case tabRules:
-		return "Rules"
-	}
-	return "?"
-}
 
 // dirt marks parts of the screen that must be rendered again.
 type dirt uint8
@@ -93,8 +62,9 @@ type Model struct {
 	w, h   int
 
 	screen screen
-	tab    tab
-	radio  Radio // nil until the first bind
+	panes  []pane // the radio's tabs, in tab-bar order
+	tab    tab    // the current one
+	radio  Radio  // nil until the first bind
 	name   string
 
 	lobby  lobbyState
@@ -149,7 +119,7 @@ func New(cfg Config) *Model {
 	m := &Model{
 		cfg: cfg, ctx: cfg.Context, now: cfg.Now, core: cfg.Backend, caller: cfg.Caller, id: cfg.Caller.Identity,
 		rec:  cfg.Caller.Session,
-		keys: newKeys(), prof: colorprofile.ANSI256, dark: true, loc: time.UTC,
+		prof: colorprofile.ANSI256, dark: true, loc: time.UTC,
 		w: 80, h: 24, dirty: dAll,
 	}
 	m.st = newStyles(m.prof, m.dark)
@@ -159,6 +129,8 @@ func New(cfg Config) *Model {
 	m.chat.allow = m.msgAllowed
 	m.pkts.init(m.rec)
 	m.trace.init()
+	m.panes = m.tabs()
+	m.keys = newKeys(len(m.panes))
 	if cfg.Radio != nil {
 		m.attach(cfg.Radio)
 	} else {

@@ -268,3 +268,37 @@ func (m *Model) mqttConfigLines() []string {
 	}
 	return out
 }
+
+// The MQTT tab as a pane.
+
+func (t *mqttTab) name() string { return "MQTT" }
+
+func (t *mqttTab) help(k *keys) []paneKey {
+	return append(keysOf(k.up, k.down),
+		paneKey{k.edit, backend.OpMQTTSet}, paneKey{k.toggle, backend.OpMQTTSet}, paneKey{k.apply, backend.OpMQTTSet})
+}
+
+func (t *mqttTab) hints(m *Model) string {
+	if t.edit != nil {
+		return "↑↓ field · enter edit/toggle · ctrl+s apply · esc cancel"
+	}
+	return "e edit (admin) · ? help"
+}
+
+func (t *mqttTab) key(m *Model, msg tea.KeyPressMsg) tea.Cmd {
+	if t.editing() {
+		return m.mqttFieldKey(msg)
+	}
+	return m.mqttKey(msg)
+}
+
+func (t *mqttTab) view(m *Model, w, h int) []string { return m.mqttView(w, h) }
+
+func (t *mqttTab) typing() bool                { return t.editing() }
+func (t *mqttTab) textField() *textinput.Model { return &t.input }
+func (t *mqttTab) edited(*Model)               {}
+
+func (t *mqttTab) scroll(_ *Model, n int) tea.Cmd {
+	t.move(n)
+	return nil
+}

@@ -255,7 +255,41 @@ func (m *Model) onHistory(msg historyMsg) {
 	default:
 		h.list = msg.list.Traces
 	}
-	if m.screen == screenMain && m.tab == tabNodes {
+	if m.on(&m.nodes) {
 		m.dirty |= dBody
 	}
+}
+
+// The Nodes tab as a pane.
+
+func (t *nodesTab) name() string { return "Nodes" }
+
+func (t *nodesTab) help(k *keys) []paneKey {
+	return append(keysOf(k.up, k.down, k.pgUp, k.pgDown, k.home, k.end, k.filter, k.sort, k.reverse, k.search, k.detail),
+		paneKey{k.dm, backend.OpSend}, paneKey{k.trace, backend.OpTraceroute})
+}
+
+func (t *nodesTab) hints(m *Model) string {
+	if t.searching {
+		return "type to search · enter keep · esc clear"
+	}
+	return "enter details · / search · f filter · s sort · d DM · t trace · ? help"
+}
+
+func (t *nodesTab) key(m *Model, msg tea.KeyPressMsg) tea.Cmd {
+	if t.searching {
+		return m.nodesSearchKey(msg)
+	}
+	return m.nodesKey(msg)
+}
+
+func (t *nodesTab) view(m *Model, w, h int) []string { return m.nodesView(w, h) }
+
+func (t *nodesTab) typing() bool                { return t.searching }
+func (t *nodesTab) textField() *textinput.Model { return &t.search }
+func (t *nodesTab) edited(*Model)               { t.setQuery(t.search.Value()) }
+
+func (t *nodesTab) scroll(m *Model, n int) tea.Cmd {
+	t.move(n)
+	return m.loadHistory()
 }

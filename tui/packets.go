@@ -386,3 +386,41 @@ func (m *Model) inspectView(lp sessions.LoggedPacket, w, h int) []string {
 	}
 	return out
 }
+
+// The Packets tab as a pane.
+
+func (p *packetsTab) name() string { return "Packets" }
+
+func (p *packetsTab) help(k *keys) []paneKey {
+	return keysOf(k.up, k.down, k.pgUp, k.pgDown, k.home, k.end, k.pause, k.inspect, k.portFilter, k.nodeFilter, k.search, k.clearFilter)
+}
+
+func (p *packetsTab) hints(m *Model) string {
+	if p.searching {
+		return "type to search · enter keep · esc clear"
+	}
+	return "space pause · enter inspect · o port · n node · / search · x clear · ? help"
+}
+
+func (p *packetsTab) key(m *Model, msg tea.KeyPressMsg) tea.Cmd {
+	if p.searching {
+		return m.packetsSearchKey(msg)
+	}
+	return m.packetsKey(msg)
+}
+
+func (p *packetsTab) view(m *Model, w, h int) []string { return m.packetsView(w, h) }
+
+func (p *packetsTab) typing() bool                { return p.searching }
+func (p *packetsTab) textField() *textinput.Model { return &p.search }
+func (p *packetsTab) edited(m *Model)             { p.setSearch(p.search.Value(), m.rec) }
+
+func (p *packetsTab) scroll(m *Model, n int) tea.Cmd {
+	m.movePackets(n)
+	return nil
+}
+
+func (p *packetsTab) shown(*Model) tea.Cmd {
+	p.stale = true
+	return nil
+}

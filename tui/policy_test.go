@@ -56,7 +56,7 @@ func TestPolicyThroughUI(t *testing.T) {
 					})
 				}
 				u.do(func(m *Model) {
-					_, es := m.keys.helpFor(m.screen, m.tab, u.caller.Identity)
+					_, es := m.keys.helpFor(m.screen, m.pane(), u.caller.Identity)
 					for _, e := range es {
 						if e.b.Help().Key == lastKeyHelp(m, a.keys) && (e.denied != "") == backend.Can(u.caller.Identity, a.op) {
 							t.Errorf("%s as %s: help says %q", a.op, role, e.denied)

@@ -156,15 +156,13 @@ func (m *Model) renderTabs(w int) string {
 	var b strings.Builder
 	m.tabX = m.tabX[:0]
 	x := 0
-	for t := range tabCount {
-		label := fmt.Sprintf("%d %s", t+1, t)
-		if t == tabChat {
-			if n := m.chat.unreadTotal(); n > 0 {
-				label += fmt.Sprintf(" (%d)", n)
-			}
+	for t, p := range m.panes {
+		label := fmt.Sprintf("%d %s", t+1, p.name())
+		if bp, ok := p.(badger); ok {
+			label += bp.badge(m)
 		}
 		var cell string
-		if t == m.tab {
+		if tab(t) == m.tab {
 			cell = st.tabActive.Render("[" + label + "]")
 		} else {
 			cell = st.tab.Render(" " + label + " ")
@@ -221,52 +219,7 @@ func (m *Model) hints() string {
 	if m.screen == screenLobby {
 		return "↑↓ choose · enter use radio · r refresh · q quit"
 	}
-	switch m.tab {
-	case tabNodes:
-		if m.nodes.searching {
-			return "type to search · enter keep · esc clear"
-		}
-		return "enter details · / search · f filter · s sort · d DM · t trace · ? help"
-	case tabChat:
-		if m.chat.composing {
-			return "enter send · esc stop writing"
-		}
-		return "←→ conversation · ↑↓ message · i write · r reply · ? help"
-	case tabPackets:
-		if m.pkts.searching {
-			return "type to search · enter keep · esc clear"
-		}
-		return "space pause · enter inspect · o port · n node · / search · x clear · ? help"
-	case tabTrace:
-		if m.trace.prompting {
-			return "node id or name · enter trace · esc cancel"
-		}
-		return "t trace · w sweep · c cancel · v history/sweep · ? help"
-	case tabMQTT:
-		if m.mqtt.edit != nil {
-			return "↑↓ field · enter edit/toggle · ctrl+s apply · esc cancel"
-		}
-		return "e edit (admin) · ? help"
-	case tabDevice:
-		return "R reboot · H shutdown · F factory reset · N NodeDB reset (admin) · ? help"
-	case tabRules:
-		switch {
-		case m.rules.testing:
-			return "type a sample message · enter test · esc cancel"
-		case m.rules.form != nil && m.rules.form.inputOn:
-			return "enter keep · ctrl+s keep and save · esc undo"
-		case m.rules.form != nil:
-			return "↑↓ field · enter edit/switch · ctrl+s save · esc cancel"
-		case m.pf.noDB:
-			return "? help"
-		case m.rules.sec == secBeacon:
-			return "←→ section · e set · space start/stop · t send now · d remove · ? help"
-		case m.rules.sec == secFilters:
-			return "←→ section · a add · space on/off · d delete · ? help"
-		}
-		return "←→ section · a add · e edit · space on/off · d delete · t test · ? help"
-	}
-	return "? help"
+	return m.pane().hints(m)
 }
 
 // renderBody fills the space between the tab bar and the status line.
@@ -279,23 +232,7 @@ func (m *Model) renderBody(w, h int) []string {
 	case m.screen == screenLobby:
 		return m.lobbyView(w, h)
 	}
-	switch m.tab {
-	case tabNodes:
-		return m.nodesView(w, h)
-	case tabChat:
-		return m.chatView(w, h)
-	case tabPackets:
-		return m.packetsView(w, h)
-	case tabTrace:
-		return m.traceView(w, h)
-	case tabMQTT:
-		return m.mqttView(w, h)
-	case tabDevice:
-		return m.deviceView(w, h)
-	case tabRules:
-		return m.rulesView(w, h)
-	}
-	return nil
+	return m.pane().view(m, w, h)
 }
 
 // scrollWindow returns the first line to show so that line cur is visible

@@ -2,12 +2,8 @@ package tui
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
@@ -15,7 +11,6 @@ import (
 
 	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/filter"
-	"github.com/meshgate/meshgate/responder"
 )
 
 // section is one part of the Rules tab.
@@ -42,7 +37,7 @@ type rulesTab struct {
 	top     int
 	form    *form           // the rule, filter or beacon being edited; nil when not
 	testing bool            // the sample-message prompt has the keyboard
-	input   textinput.Model // the form's text field or the sample message
+	input   textinput.Model // the sample message
 	result  []string        // the last rule test: plain lines
 	resFor  int64           // the rule the result is about
 	sending bool            // a beacon test is on its way
@@ -53,7 +48,7 @@ func (t *rulesTab) typing() bool { return t.testing || (t.form != nil && t.form.
 // move moves the selection, or the form's field.
 func (t *rulesTab) move(n int, m *Model) {
 	if t.form != nil {
-		t.form.field = max(0, min(t.form.field+n, len(t.form.fields)-1))
+		t.form.move(n)
 		return
 	}
 	t.cur[t.sec] += n
@@ -65,50 +60,6 @@ func (t *rulesTab) clamp(m *Model) {
 	t.cur[secResponders] = max(0, min(t.cur[secResponders], len(m.pf.rules)-1))
 	t.cur[secFilters] = max(0, min(t.cur[secFilters], len(m.shownFilters())-1))
 	t.cur[secBeacon] = 0
-}
-
-// form edits a rule, a filter or the beacon.
-type form struct {
-	kind    formKind
-	title   string
-	id      int64 // the rule edited; 0: a new one
-	fields  []formField
-	field   int
-	inputOn bool
-	saving  bool   // the core has it
-	err     string // why the last save was refused
-}
-
-type formKind int
-
-const (
-	formRule formKind = iota
-	formFilter
-	formBeacon
-)
-
-// formField is a text field, or a switch when it has choices.
-type formField struct {
-	label   string
-	value   string
-	choices []string
-	hint    string
-	unset   string // shown, dim, while the value is empty
-}
-
-func (f *form) val(label string) string {
-	for _, fl := range f.fields {
-		if fl.label == label {
-			return fl.value
-		}
-	}
-	return ""
-}
-
-// step moves a switch to its next choice.
-func (fl *formField) step() {
-	i := slices.Index(fl.choices, fl.value)
-	fl.value = fl.choices[(i+1)%len(fl.choices)]
 }
 
 // shownFilters are the filters the Filters section lists: the user's own
@@ -155,7 +106,7 @@ func (m *Model) rulesKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	if t.form != nil {
-		return m.formKey(msg)
+		return m.formKey(t.form, msg)
 	}
 	switch {
 	case key.Matches(msg, k.prevSection):
@@ -432,327 +383,53 @@ func testLines(r backend.RuleTest) []string {
 	return append(out, fmt.Sprintf("✓ rule #%d %s: %s", r.Rule, verb, clean(r.Reply)))
 }
 
-// ---- forms ----
+// The Rules tab as a pane.
 
-var channelChoices = []string{"any", "0", "1", "2", "3", "4", "5", "6", "7"}
+func (t *rulesTab) name() string { return "Rules" }
 
-// ruleForm edits r, or a new rule when r is nil. A new rule's cooldowns
-// start empty: the core fills in its defaults, as it does for a rule made
-// with the exec commands.
-func (m *Model) ruleForm(r *backend.Rule) *form {
-	f := &form{kind: formRule, title: "New responder on " + m.name}
-	cur := backend.Rule{Match: "contains", Type: "both", Source: "both", Enabled: true}
-	cooldown, senderCooldown := "", ""
-	if r != nil {
-		cur = *r
-		f.id = r.ID
-		f.title = fmt.Sprintf("Edit responder #%d (by %s)", r.ID, clean(r.OwnerName))
-		cooldown, senderCooldown = durText(seconds(r.Cooldown)), durText(seconds(r.SenderCooldown))
-	}
-	ch := "any"
-	if cur.Channel != nil {
-		ch = strconv.FormatUint(uint64(*cur.Channel), 10)
-	}
-	exp := "never"
-	if cur.Expires != nil {
-		exp = cur.Expires.In(m.loc).Format("2006-01-02 15:04")
-	}
-	f.fields = []formField{
-		{label: "trigger", value: cur.Trigger, hint: "what to look for in a message (case-insensitive)"},
-		{label: "match", value: cur.Match, choices: []string{"exact", "contains", "prefix", "regex"},
-			hint: "exact: the whole message · contains · prefix: starts with · regex: RE2"},
-		{label: "reply", value: cur.Reply, hint: "{sender_name} {sender_short} {sender_id} {my_name} {my_id} {message} " +
-			"{message_type} {source_type} {hops} {snr} {rssi} {time}"},
-		{label: "type", value: cur.Type, choices: []string{"both", "broadcast", "direct"}, hint: "which messages it answers"},
-		{label: "source", value: cur.Source, choices: []string{"both", "rf", "mqtt"}, hint: "heard over the air, through MQTT, or both"},
-		{label: "channel", value: ch, choices: channelChoices, hint: "only messages on this channel index"},
-		{label: "cooldown", value: cooldown, unset: "default (" + durText(backend.DefaultRuleCooldown) + ")",
-			hint: "least time between two replies, e.g. 60s, 5m (at least " + durText(backend.MinRuleCooldown) +
-				"); empty: the default, " + durText(backend.DefaultRuleCooldown)},
-		{label: "sender cooldown", value: senderCooldown, unset: "default (" + durText(backend.DefaultRuleSenderCooldown) + ")",
-			hint: "least time between two replies to one sender; 0: the cooldown alone; empty: the default, " +
-				durText(backend.DefaultRuleSenderCooldown)},
-		{label: "dry run", value: yesNo(cur.DryRun), choices: []string{"no", "yes"}, hint: "log \"would reply\" and send nothing"},
-		{label: "enabled", value: yesNo(cur.Enabled), choices: []string{"yes", "no"}},
-		{label: "expires", value: exp, hint: "never, a time from now (24h) or a date: 2006-01-02 15:04"},
-	}
-	return f
+func (t *rulesTab) help(k *keys) []paneKey {
+	return []paneKey{{b: k.prevSection}, {b: k.nextSection}, {b: k.up}, {b: k.down},
+		{k.add, backend.OpRuleAdd}, {k.change, backend.OpRuleChange}, {k.enable, backend.OpRuleChange},
+		{k.del, backend.OpRuleChange}, {b: k.test}, {k.field, backend.OpRuleAdd}, {k.save, backend.OpRuleAdd}}
 }
 
-// seconds is a duration the core gave in seconds.
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-
-func (m *Model) filterForm() *form {
-	val := ""
-	if n := m.nodes.selected(); n != nil && n.Num != m.view().MyNodeNum {
-		val = n.ID() // the node selected on the Nodes tab, the usual thing to hide
-	}
-	scopes := []string{"me, this radio", "me, every radio"}
-	if backend.Can(m.id, backend.OpRadioFilter) {
-		scopes = append(scopes, "radio-wide")
-	}
-	return &form{kind: formFilter, title: "New filter", fields: []formField{
-		{label: "mode", value: "block", choices: []string{"block", "allow"}, hint: "block hides what matches; allow shows only what matches"},
-		{label: "kind", value: "node", choices: []string{"node", "port", "channel", "text", "regex"}, hint: "what the value is"},
-		{label: "value", value: val, hint: "node: !id or a name · port: TEXT_MESSAGE, POSITION, 67 · channel: 0-7 · text · regex"},
-		{label: "applies to", value: scopes[0], choices: scopes,
-			hint: "yours change only your views; radio-wide ones keep packets from the history and the responder (" +
-				backend.MinRole(backend.OpRadioFilter).String() + "s)"},
-	}}
-}
-
-func (m *Model) beaconForm(b *backend.Beacon) *form {
-	cur := backend.Beacon{Template: "{my_name} on the air · battery {battery}% · {nodes} nodes", Interval: time.Hour.Seconds()}
-	title := "Set the beacon of " + m.name
-	if b != nil {
-		cur = *b
-	}
-	return &form{kind: formBeacon, title: title, fields: []formField{
-		{label: "template", value: cur.Template, hint: "{my_name} {my_id} {battery} {voltage} {uptime} {time} {lat} {lon} {alt} {nodes}"},
-		{label: "interval", value: durText(seconds(cur.Interval)), hint: "how often, at least " + durText(responder.MinBeaconInterval) + " (airtime is shared)"},
-		{label: "channel", value: strconv.FormatUint(uint64(cur.Channel), 10), choices: channelChoices[1:], hint: "channel index to broadcast on"},
-	}}
-}
-
-func (m *Model) formKey(msg tea.KeyPressMsg) tea.Cmd {
-	k, t := m.keys, &m.rules
-	f := t.form
+func (t *rulesTab) hints(m *Model) string {
 	switch {
-	case key.Matches(msg, k.up):
-		t.move(-1, m)
-	case key.Matches(msg, k.down):
-		t.move(1, m)
-	case key.Matches(msg, k.field):
-		fl := &f.fields[f.field]
-		if fl.choices != nil {
-			fl.step()
-			return nil
-		}
-		t.input = newInput(fl.label+": ", 400)
-		t.input.SetValue(fl.value)
-		t.input.CursorEnd()
-		f.inputOn = true
-		m.dirty |= dStatus
-		return t.input.Focus()
-	case key.Matches(msg, k.save):
-		return m.saveForm()
-	case key.Matches(msg, k.back):
-		t.form = nil
-		m.dirty |= dStatus
+	case t.testing:
+		return "type a sample message · enter test · esc cancel"
+	case t.form != nil && t.form.inputOn:
+		return "enter keep · ctrl+s keep and save · esc undo"
+	case t.form != nil:
+		return "↑↓ field · enter edit/switch · ctrl+s save · esc cancel"
+	case m.pf.noDB:
+		return "? help"
+	case t.sec == secBeacon:
+		return "←→ section · e set · space start/stop · t send now · d remove · ? help"
+	case t.sec == secFilters:
+		return "←→ section · a add · space on/off · d delete · ? help"
 	}
+	return "←→ section · a add · e edit · space on/off · d delete · t test · ? help"
+}
+
+func (t *rulesTab) key(m *Model, msg tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case t.testing:
+		return m.testKey(msg)
+	}
+	return m.rulesKey(msg)
+}
+
+func (t *rulesTab) view(m *Model, w, h int) []string { return m.rulesView(w, h) }
+
+func (t *rulesTab) textField() *textinput.Model {
+	if t.form != nil && t.form.inputOn {
+		return &t.form.input
+	}
+	return &t.input
+}
+func (t *rulesTab) edited(*Model) {}
+
+func (t *rulesTab) scroll(m *Model, n int) tea.Cmd {
+	t.move(n, m)
 	return nil
-}
-
-// formFieldKey edits one text field of the form.
-func (m *Model) formFieldKey(msg tea.KeyPressMsg) tea.Cmd {
-	t := &m.rules
-	f := t.form
-	m.dirty |= dBody | dStatus
-	switch msg.String() {
-	case "esc":
-		f.inputOn = false
-		return nil
-	case "enter", "ctrl+s":
-		f.fields[f.field].value = strings.TrimSpace(t.input.Value())
-		f.inputOn = false
-		if msg.String() == "ctrl+s" {
-			return m.saveForm()
-		}
-		return nil
-	}
-	var cmd tea.Cmd
-	t.input, cmd = t.input.Update(msg)
-	return cmd
-}
-
-// formSavedMsg is the core's answer to a saved form.
-type formSavedMsg struct {
-	form *form
-	ok   string
-	err  error
-}
-
-// saveForm reads the form and hands it to the core, which validates it,
-// fills in its defaults and saves it. What the core refuses shows in the
-// form.
-func (m *Model) saveForm() tea.Cmd {
-	f := m.rules.form
-	m.dirty |= dBody | dStatus
-	if f.saving {
-		return nil
-	}
-	core, c := m.core, m.caller
-	var save func(ctx context.Context) (string, error)
-	switch f.kind {
-	case formRule:
-		spec, err := m.ruleSpec(f)
-		if err != nil {
-			f.err = err.Error()
-			return nil
-		}
-		id := f.id
-		save = func(ctx context.Context) (string, error) {
-			if id == 0 {
-				r, err := core.AddRule(ctx, c, spec)
-				return fmt.Sprintf("rule #%d added", r.ID), err
-			}
-			r, err := core.UpdateRule(ctx, c, id, spec)
-			return fmt.Sprintf("rule #%d saved", r.ID), err
-		}
-	case formFilter:
-		spec := m.filterSpec(f)
-		save = func(ctx context.Context) (string, error) {
-			fl, err := core.AddFilter(ctx, c, spec)
-			return fmt.Sprintf("filter #%d added: %s", fl.ID, clean(filterOf(fl).String())), err
-		}
-	case formBeacon:
-		spec, err := m.beaconSpec(f)
-		if err != nil {
-			f.err = err.Error()
-			return nil
-		}
-		save = func(ctx context.Context) (string, error) {
-			b, err := core.SetBeacon(ctx, c, spec)
-			return "beacon set" + pick(b.Enabled, "", " (space starts it)"), err
-		}
-	}
-	f.saving = true
-	ctx := m.ctx
-	return func() tea.Msg {
-		ok, err := save(ctx)
-		return formSavedMsg{form: f, ok: ok, err: err}
-	}
-}
-
-func (m *Model) onFormSaved(msg formSavedMsg) {
-	msg.form.saving = false
-	t := &m.rules
-	m.dirty |= dBody | dStatus
-	if msg.err != nil {
-		if t.form == msg.form {
-			msg.form.err = msg.err.Error()
-		} else {
-			m.setFlash(msg.err.Error(), true)
-		}
-		return
-	}
-	if t.form == msg.form {
-		t.form = nil
-	}
-	m.setFlash(msg.ok, false)
-}
-
-// ruleSpec reads the rule form. Empty cooldowns stay unset so that the
-// core's defaults apply.
-func (m *Model) ruleSpec(f *form) (backend.RuleSpec, error) {
-	s := backend.RuleSpec{Radio: m.name, Trigger: f.val("trigger"), Reply: f.val("reply"), Match: f.val("match"),
-		Type: f.val("type"), Source: f.val("source"), DryRun: f.val("dry run") == "yes", Disabled: f.val("enabled") != "yes"}
-	if ch := f.val("channel"); ch != "any" {
-		n, err := strconv.ParseUint(ch, 10, 32)
-		if err != nil {
-			return s, fmt.Errorf("channel: %q is not a channel index", ch)
-		}
-		c := uint32(n)
-		s.Channel = &c
-	}
-	var err error
-	if s.Cooldown, err = optDur("cooldown", f.val("cooldown")); err != nil {
-		return s, err
-	}
-	if s.SenderCooldown, err = optDur("sender cooldown", f.val("sender cooldown")); err != nil {
-		return s, err
-	}
-	s.ExpiresIn, s.ExpiresAt, err = m.parseExpiry(f.val("expires"))
-	return s, err
-}
-
-func (m *Model) filterSpec(f *form) backend.FilterSpec {
-	s := backend.FilterSpec{Radio: m.name, Allow: f.val("mode") == "allow", Kind: f.val("kind"), Value: f.val("value")}
-	switch f.val("applies to") {
-	case "me, every radio":
-		s.Radio = ""
-	case "radio-wide":
-		s.RadioWide = true
-	}
-	return s
-}
-
-func (m *Model) beaconSpec(f *form) (backend.BeaconSpec, error) {
-	s := backend.BeaconSpec{Radio: m.name, Template: f.val("template")}
-	ch, err := strconv.ParseUint(f.val("channel"), 10, 32)
-	if err != nil {
-		return s, fmt.Errorf("channel: %q is not a channel index", f.val("channel"))
-	}
-	s.Channel = uint32(ch)
-	if d, err := optDur("interval", f.val("interval")); err != nil {
-		return s, err
-	} else if d != nil {
-		s.Interval = *d
-	}
-	return s, nil
-}
-
-// optDur reads an optional duration: nil when s is empty.
-func optDur(what, s string) (*time.Duration, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	d, err := parseDur(what, s)
-	return &d, err
-}
-
-// parseDur reads a duration; "" and "0" are zero.
-func parseDur(what, s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "0" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %q is not a duration like 90s, 5m or 1h", what, s)
-	}
-	return d, nil
-}
-
-// parseExpiry reads "never", a duration from now or a local date. Whether
-// it lies in the future is the core's to say.
-func (m *Model) parseExpiry(s string) (in time.Duration, at time.Time, err error) {
-	s = strings.TrimSpace(s)
-	if s == "" || strings.EqualFold(s, "never") {
-		return 0, time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		if d == 0 {
-			return 0, time.Time{}, errors.New("expires: give a time in the future, or never")
-		}
-		return d, time.Time{}, nil
-	}
-	for _, layout := range []string{"2006-01-02 15:04", "2006-01-02", time.RFC3339} {
-		if t, err := time.ParseInLocation(layout, s, m.loc); err == nil {
-			return 0, t, nil
-		}
-	}
-	return 0, time.Time{}, fmt.Errorf("expires: %q is not never, a duration (24h) or a date (2006-01-02 15:04)", s)
-}
-
-// durText shows a duration without trailing zero units: "1m", "1h30m".
-func durText(d time.Duration) string {
-	if d == 0 {
-		return "0"
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
-func pick(c bool, yes, no string) string {
-	if c {
-		return yes
-	}
-	return no
 }

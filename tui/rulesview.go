@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/charmbracelet/x/ansi"
-
 	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/filter"
 	"github.com/meshgate/meshgate/responder"
@@ -39,7 +37,7 @@ func (m *Model) rulesView(w, h int) []string {
 	var body []string
 	switch {
 	case t.form != nil:
-		body = m.formView(w)
+		body = m.formView(t.form, w)
 		if avail := h - len(out); len(body) > avail { // keep the field being edited in view
 			top := scrollWindow(0, 1+t.form.field, avail, len(body))
 			body = body[top:]
@@ -248,41 +246,4 @@ func (m *Model) beaconView(w int) []string {
 	out = append(out, "")
 	return append(out, m.note("A beacon is a broadcast every router in range repeats: the interval is at least "+
 		durText(responder.MinBeaconInterval)+". e sets it, space starts or stops it, t sends it now, d removes it.", w)...)
-}
-
-func (m *Model) formView(w int) []string {
-	st, t := m.st, &m.rules
-	f := t.form
-	out := []string{" " + st.title.Render(clean(f.title)) + st.warn.Render(" (ctrl+s saves, esc cancels)")}
-	for i, fl := range f.fields {
-		val := clean(fl.value)
-		if val == "" && fl.unset != "" {
-			val = st.dim.Render(fl.unset)
-		}
-		if fl.choices != nil {
-			val += st.dim.Render("  ◂▸")
-		}
-		if i == f.field {
-			if f.inputOn {
-				out = append(out, " > "+t.input.View())
-				continue
-			}
-			out = append(out, st.sel.Render(fit(" > "+fit(fl.label, 16)+" "+ansi.Strip(val), w)))
-			continue
-		}
-		out = append(out, "   "+st.dim.Render(fit(fl.label, 16))+" "+val)
-	}
-	if hint := f.fields[f.field].hint; hint != "" {
-		out = append(out, "")
-		for _, l := range wrap(hint, max(10, w-4)) {
-			out = append(out, "   "+st.dim.Render(l))
-		}
-	}
-	if f.err != "" {
-		out = append(out, "")
-		for _, l := range wrap("✗ "+clean(f.err), max(10, w-4)) {
-			out = append(out, "   "+st.bad.Render(l))
-		}
-	}
-	return out
 }

@@ -98,8 +98,7 @@ func (t *traceTab) cancelJob() {
 // radio's shared queue, and shows the Trace tab.
 func (m *Model) startTrace(num uint32) tea.Cmd {
 	t := &m.trace
-	m.tab = tabTrace
-	m.dirty = dAll
+	m.show(&m.trace)
 	t.reload(m.rec)
 	if m.radio == nil {
 		return nil
@@ -132,7 +131,7 @@ func (m *Model) listenTrace(job *traceJob) tea.Cmd {
 // progress, and stops by itself otherwise.
 func (m *Model) traceTick() tea.Cmd {
 	t := &m.trace
-	if t.ticking || m.screen != screenMain || m.tab != tabTrace || (t.job == nil && !t.sweepRunning()) {
+	if t.ticking || !m.on(&m.trace) || (t.job == nil && !t.sweepRunning()) {
 		return nil
 	}
 	t.ticking = true
@@ -142,7 +141,7 @@ func (m *Model) traceTick() tea.Cmd {
 
 func (m *Model) onTrace(msg tea.Msg) tea.Cmd {
 	t := &m.trace
-	visible := m.screen == screenMain && m.tab == tabTrace
+	visible := m.on(&m.trace)
 	if visible {
 		m.dirty |= dBody
 	}
@@ -293,4 +292,44 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 	var cmd tea.Cmd
 	t.prompt, cmd = t.prompt.Update(msg)
 	return cmd
+}
+
+// The Trace tab as a pane.
+
+func (t *traceTab) name() string { return "Trace" }
+
+func (t *traceTab) help(k *keys) []paneKey {
+	return append(keysOf(k.up, k.down, k.pgUp, k.pgDown, k.home, k.end),
+		paneKey{k.traceNode, backend.OpTraceroute}, paneKey{k.sweep, backend.OpSweep},
+		paneKey{b: k.cancel}, paneKey{b: k.toggleList})
+}
+
+func (t *traceTab) hints(m *Model) string {
+	if t.prompting {
+		return "node id or name · enter trace · esc cancel"
+	}
+	return "t trace · w sweep · c cancel · v history/sweep · ? help"
+}
+
+func (t *traceTab) key(m *Model, msg tea.KeyPressMsg) tea.Cmd {
+	if t.prompting {
+		return m.promptKey(msg)
+	}
+	return m.traceKey(msg)
+}
+
+func (t *traceTab) view(m *Model, w, h int) []string { return m.traceView(w, h) }
+
+func (t *traceTab) typing() bool                { return t.prompting }
+func (t *traceTab) textField() *textinput.Model { return &t.prompt }
+func (t *traceTab) edited(*Model)               {}
+
+func (t *traceTab) scroll(_ *Model, n int) tea.Cmd {
+	t.move(n)
+	return nil
+}
+
+func (t *traceTab) shown(m *Model) tea.Cmd {
+	t.reload(m.rec)
+	return m.traceTick()
 }
