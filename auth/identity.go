@@ -19,7 +19,8 @@ type Identity struct {
 	// lines with the same key are the same user.
 	Fingerprint string
 	// Name is the key's comment, for display only; when the line has no
-	// comment it is a shortened fingerprint. Control characters are
+	// comment it is a shortened fingerprint, and in demo mode (any key
+	// accepted) a nickname made from the fingerprint. Control characters are
 	// replaced, so a name can be shown on other users' terminals safely.
 	Name string
 	// Role is what the key may do.

@@ -229,7 +229,7 @@ func (k *Keys) Authorize(key gossh.PublicKey, remote net.Addr, now time.Time) (I
 	}
 	fp := gossh.FingerprintSHA256(key)
 	if k.anyRole.Valid() {
-		return Identity{Fingerprint: fp, Name: shortFingerprint(fp), Role: k.anyRole, Source: "accept-any"}, nil
+		return Identity{Fingerprint: fp, Name: nickname(fp), Role: k.anyRole, Source: "accept-any"}, nil
 	}
 	e, ok := k.current().set.byFingerprint[fp]
 	if !ok {

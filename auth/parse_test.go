@@ -460,3 +460,22 @@ func TestExampleFile(t *testing.T) {
 		return id.Role == Viewer && id.Expires.Equal(time.Date(2027, 6, 30, 18, 0, 0, 0, time.UTC))
 	})
 }
+
+// Keys accepted in demo mode are named by a nickname that stays the same
+// for the same key and reads as words, not as a cut fingerprint.
+func TestNickname(t *testing.T) {
+	a := nickname("SHA256:4kQS1HaLw0J8n5nriUzIDM5amQ6ZCogxOIQO2K4ScYY")
+	if a != nickname("SHA256:4kQS1HaLw0J8n5nriUzIDM5amQ6ZCogxOIQO2K4ScYY") {
+		t.Fatal("the same key got two nicknames")
+	}
+	if strings.HasPrefix(a, "SHA256") || strings.Count(a, "-") != 2 {
+		t.Errorf("nickname %q", a)
+	}
+	seen := map[string]bool{}
+	for i := range 200 {
+		seen[nickname(fmt.Sprintf("SHA256:key%d", i))] = true
+	}
+	if len(seen) < 199 {
+		t.Errorf("200 keys share names: %d distinct", len(seen))
+	}
+}
