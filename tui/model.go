@@ -38,7 +38,7 @@ const (
 )
 
 // frameDelay coalesces radio events: however many arrive, the screen is
-// rebuilt at most this often (the renderer's 20 FPS).
+// rebuilt at most this often for them (see later).
 const frameDelay = 50 * time.Millisecond
 
 // Smallest usable window.
@@ -180,9 +180,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case eventsMsg:
 		return m, m.onEvents(msg)
 	case frameMsg:
-		m.framing = false
-		m.dirty |= m.pending
-		m.pending = 0
+		return m, m.onFrame()
 	case idleMsg:
 		m.idle.pending = false
 		return m, m.checkIdle()
@@ -232,19 +230,34 @@ func (m *Model) input(f func() tea.Cmd) tea.Cmd {
 	return f()
 }
 
-// later marks parts dirty for the next frame and starts the frame timer
-// if it is not running. This is the only place radio events turn into
-// redraws, so a busy radio costs each session at most one frame per
-// frameDelay.
+// later schedules a redraw of the parts radio events changed. This is the
+// only place radio events turn into redraws. The first event after a quiet
+// spell is drawn at once (leading edge) and opens a window of frameDelay;
+// events inside the window wait for its end and share one frame, which
+// opens the next window. So a packet after silence costs no delay, and a
+// busy radio costs each session at most one frame per frameDelay.
 func (m *Model) later(d dirt) tea.Cmd {
 	if d == 0 {
 		return nil
 	}
-	m.pending |= d
 	if m.framing {
+		m.pending |= d
 		return nil
 	}
+	m.dirty |= d
 	m.framing = true
+	return after(m.ctx, frameDelay, frameMsg{})
+}
+
+// onFrame ends a frame window: what waited is drawn now and opens the
+// next window; a quiet window ends without a timer.
+func (m *Model) onFrame() tea.Cmd {
+	if m.pending == 0 {
+		m.framing = false
+		return nil
+	}
+	m.dirty |= m.pending
+	m.pending = 0
 	return after(m.ctx, frameDelay, frameMsg{})
 }
 
