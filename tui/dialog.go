@@ -5,7 +5,6 @@ import (
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 )
 
 // dialog is a question over the screen: yes or no, or, for destructive
@@ -87,6 +86,5 @@ func (m *Model) dialogView(w, h int) []string {
 	for i := range b {
 		b[i] = fit(b[i], inner)
 	}
-	box := st.box.Render(strings.Join(b, "\n"))
-	return strings.Split(lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, box), "\n")
+	return overlay(m.baseView(w, h), st.box.Render(strings.Join(b, "\n")), w, h)
 }

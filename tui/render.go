@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/radio"
@@ -229,10 +230,27 @@ func (m *Model) renderBody(w, h int) []string {
 		return m.dialogView(w, h)
 	case m.help:
 		return m.helpView(w, h)
-	case m.screen == screenLobby:
+	}
+	return m.baseView(w, h)
+}
+
+// baseView is the lobby or the current tab, without dialogs.
+func (m *Model) baseView(w, h int) []string {
+	if m.screen == screenLobby {
 		return m.lobbyView(w, h)
 	}
 	return m.pane().view(m, w, h)
+}
+
+// overlay draws box centred over the h lines of base (lipgloss layers):
+// a dialog or the help keeps the view it is about in sight around it.
+func overlay(base []string, box string, w, h int) []string {
+	bg := lipgloss.NewLayer(lines(base, h))
+	bw, bh := lipgloss.Width(box), lipgloss.Height(box)
+	fg := lipgloss.NewLayer(box).X(max(0, (w-bw)/2)).Y(max(0, (h-bh)/2)).Z(1)
+	c := lipgloss.NewCanvas(w, h)
+	c.Compose(lipgloss.NewCompositor(bg, fg))
+	return strings.Split(c.Render(), "\n")
 }
 
 // scrollWindow returns the first line to show so that line cur is visible
