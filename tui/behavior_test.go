@@ -9,6 +9,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/meshgate/meshgate/auth"
@@ -486,4 +487,29 @@ func TestHeaderCountsApps(t *testing.T) {
 	defer n.Close()
 	u.key("2") // any redraw
 	u.waitText("+1 other (1 app)")
+}
+
+// NO_COLOR in the session's environment turns colour off whatever the
+// terminal can show; the link state still reads as a word.
+func TestNoColor(t *testing.T) {
+	fx := newFixture(t, fixtureOpts{frozen: true})
+	u := startUI(t, fx, uiOpts{bind: "base"})
+	u.connected()
+	u.do(func(m *Model) {
+		m.Update(tea.ColorProfileMsg{Profile: colorprofile.TrueColor})
+		if !m.st.color {
+			t.Error("a truecolor terminal got no colour")
+		}
+		m.Update(tea.EnvMsg{"TERM=xterm-256color", "NO_COLOR=1"})
+		if m.st.color {
+			t.Error("NO_COLOR left colour on")
+		}
+		m.Update(tea.ColorProfileMsg{Profile: colorprofile.TrueColor})
+		if m.st.color {
+			t.Error("a later profile turned colour back on despite NO_COLOR")
+		}
+		if h := m.renderHeader(120); !strings.Contains(h, "● connected") {
+			t.Errorf("header without the link state: %q", h)
+		}
+	})
 }

@@ -47,19 +47,20 @@ const minWidth, minHeight = 40, 10
 // Model is one session's UI. It is used through a pointer: View caches
 // what it rendered, so that an unchanged screen costs nothing.
 type Model struct {
-	cfg    Config
-	ctx    context.Context
-	now    func() time.Time
-	core   *backend.Backend
-	caller backend.Caller
-	id     auth.Identity // the caller's identity, for display
-	rec    Session
-	keys   keys
-	st     *styles
-	prof   colorprofile.Profile
-	dark   bool
-	loc    *time.Location
-	w, h   int
+	cfg     Config
+	ctx     context.Context
+	now     func() time.Time
+	core    *backend.Backend
+	caller  backend.Caller
+	id      auth.Identity // the caller's identity, for display
+	rec     Session
+	keys    keys
+	st      *styles
+	prof    colorprofile.Profile
+	noColor bool // NO_COLOR is set in the session's environment
+	dark    bool
+	loc     *time.Location
+	w, h    int
 
 	screen screen
 	panes  []pane // the radio's tabs, in tab-bar order
@@ -163,7 +164,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.dark = msg.IsDark()
 		m.restyle()
 	case tea.EnvMsg:
-		if tz := uv.Environ(msg).Getenv("TZ"); tz != "" {
+		env := uv.Environ(msg)
+		// NO_COLOR (no-color.org) asks for no colour at all, whatever the
+		// terminal could do; bold, underline and reverse still mark state.
+		if env.Getenv("NO_COLOR") != "" && !m.noColor {
+			m.noColor = true
+			m.restyle()
+		}
+		if tz := env.Getenv("TZ"); tz != "" {
 			if loc, err := time.LoadLocation(strings.TrimPrefix(tz, ":")); err == nil {
 				m.loc = loc
 				m.invalidate()
@@ -270,7 +278,11 @@ func (m *Model) invalidate() {
 }
 
 func (m *Model) restyle() {
-	m.st = newStyles(m.prof, m.dark)
+	prof := m.prof
+	if m.noColor {
+		prof = min(prof, colorprofile.ASCII)
+	}
+	m.st = newStyles(prof, m.dark)
 	m.invalidate()
 }
 

@@ -90,9 +90,13 @@ func (m *Model) renderHeader(w int) string {
 		add(st.bar.Render(" lobby "), 1)
 	} else {
 		s := m.radio.Status()
-		state := st.bar
-		if s.State != radio.Connected {
+		state := st.barOK
+		switch s.State {
+		case radio.Connected:
+		case radio.Connecting, radio.Backoff, radio.Idle:
 			state = st.barWarn
+		default: // contended, stopped: nobody here gets the radio until that changes
+			state = st.barBad
 		}
 		add(st.bar.Render(" "+m.name+" ")+state.Render("● "+s.State.String()+" "), 1)
 		if self, ok := m.view().Self(); ok {
@@ -159,14 +163,17 @@ func (m *Model) renderTabs(w int) string {
 	x := 0
 	for t, p := range m.panes {
 		label := fmt.Sprintf("%d %s", t+1, p.name())
-		if bp, ok := p.(badger); ok {
-			label += bp.badge(m)
+		badge := ""
+		if bp, ok := p.(badger); ok && bp.badge(m) != "" {
+			badge = st.warn.Render(bp.badge(m))
 		}
-		var cell string
+		open, end, style := " ", " ", st.tab
 		if tab(t) == m.tab {
-			cell = st.tabActive.Render("[" + label + "]")
-		} else {
-			cell = st.tab.Render(" " + label + " ")
+			open, end, style = "[", "]", st.tabActive
+		}
+		cell := style.Render(open + label + end)
+		if badge != "" {
+			cell = style.Render(open+label) + badge + style.Render(end)
 		}
 		b.WriteString(cell)
 		x += width(cell)

@@ -17,6 +17,7 @@ type styles struct {
 	color bool // the profile can show colors
 
 	bar, barDim, barWarn paint // header and status line
+	barOK, barBad        paint // link state on the header
 	tab, tabActive       paint
 	colHead              paint // table headings
 	sel                  paint // selected row
@@ -56,7 +57,7 @@ func (p paint) Render(text string) string {
 
 // sheet holds the lipgloss styles paints are made from.
 type sheet struct {
-	bar, barDim, barWarn, tab, tabActive, colHead, sel, title, bold, dim, ok, warn, bad, key lipgloss.Style
+	bar, barDim, barWarn, barOK, barBad, tab, tabActive, colHead, sel, title, bold, dim, ok, warn, bad, key lipgloss.Style
 }
 
 func newStyles(p colorprofile.Profile, dark bool) *styles {
@@ -72,6 +73,8 @@ func newStyles(p colorprofile.Profile, dark bool) *styles {
 		s.bar = lipgloss.NewStyle().Reverse(true)
 		s.barDim = s.bar
 		s.barWarn = s.bar.Bold(true)
+		s.barOK = s.bar
+		s.barBad = s.bar.Bold(true).Underline(true)
 		s.tab = lipgloss.NewStyle()
 		s.tabActive = lipgloss.NewStyle().Bold(true).Underline(true)
 		s.colHead = lipgloss.NewStyle().Underline(true)
@@ -91,6 +94,8 @@ func newStyles(p colorprofile.Profile, dark bool) *styles {
 		s.bar = lipgloss.NewStyle().Background(barBG).Foreground(barFG)
 		s.barDim = s.bar.Foreground(dim)
 		s.barWarn = s.bar.Foreground(ld(c("#8a4b00"), c("#ffcc66"))).Bold(true)
+		s.barOK = s.bar.Foreground(ld(c("#166534"), c("#86efac"))).Bold(true)
+		s.barBad = s.bar.Foreground(ld(c("#b91c1c"), c("#fca5a5"))).Bold(true)
 		s.tab = lipgloss.NewStyle().Foreground(dim)
 		s.tabActive = lipgloss.NewStyle().Bold(true).Underline(true).Foreground(ld(c("#1d4ed8"), c("#7cb7ff")))
 		s.colHead = lipgloss.NewStyle().Bold(true).Foreground(dim)
@@ -107,6 +112,7 @@ func newStyles(p colorprofile.Profile, dark bool) *styles {
 	st := &styles{
 		color: color, box: box,
 		bar: paintOf(s.bar), barDim: paintOf(s.barDim), barWarn: paintOf(s.barWarn),
+		barOK: paintOf(s.barOK), barBad: paintOf(s.barBad),
 		tab: paintOf(s.tab), tabActive: paintOf(s.tabActive), colHead: paintOf(s.colHead), sel: paintOf(s.sel),
 		title: paintOf(s.title), bold: paintOf(s.bold), dim: paintOf(s.dim),
 		ok: paintOf(s.ok), warn: paintOf(s.warn), bad: paintOf(s.bad), key: paintOf(s.key),
@@ -115,4 +121,33 @@ func newStyles(p colorprofile.Profile, dark bool) *styles {
 	st.mqtt = st.warn.Render("MQTT")
 	st.self = st.title.Render("self")
 	return st
+}
+
+// Grades: what a number means, as a paint. Each graded cell also shows the
+// number itself, so the screen reads the same without colour.
+
+// snrGrade grades a signal-to-noise ratio in dB. LoRa decodes below the
+// noise floor: about -7.5 dB at SF7 to -20 dB at SF12 (Semtech SX1276
+// datasheet, table 13), so 0 dB and up is a clean link, down to -10 dB a
+// usable one at the long-range presets, and below that marginal.
+func (st *styles) snrGrade(snr float32) paint {
+	switch {
+	case snr >= 0:
+		return st.ok
+	case snr >= -10:
+		return st.warn
+	}
+	return st.bad
+}
+
+// batteryGrade grades a battery level in percent; 101 means powered
+// (Meshtastic's convention), which is good.
+func (st *styles) batteryGrade(level uint32) paint {
+	switch {
+	case level > 100 || level >= 50:
+		return st.ok
+	case level >= 20:
+		return st.warn
+	}
+	return st.bad
 }
