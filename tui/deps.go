@@ -62,6 +62,7 @@ type RadioInfo struct {
 	Name   string
 	Status radio.Status
 	Users  int // sessions bound to it
+	Nodes  int // nodes in its NodeDB; 0 until it first connected
 }
 
 // Config is what a model is built from.

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"image/color"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -152,7 +153,12 @@ func (u *ui) settled() string {
 }
 
 // trimLines drops trailing spaces, which editors and diffs hide anyway.
+// loopbackPort matches the simulated radios' addresses, whose ports the
+// system picks.
+var loopbackPort = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
+
 func trimLines(s string) string {
+	s = loopbackPort.ReplaceAllString(s, "127.0.0.1:PORT")
 	ls := strings.Split(s, "\n")
 	for i, l := range ls {
 		ls[i] = strings.TrimRight(l, " ")

@@ -53,6 +53,9 @@ func (l *Link) List() []RadioInfo {
 			continue
 		}
 		info := RadioInfo{Name: name, Status: b.Status()}
+		if v := b.View(); v != nil {
+			info.Nodes = len(v.Nodes)
+		}
 		if st, err := l.core.RadioStatus(l.c, name); err == nil {
 			info.Users = st.Users
 		}

@@ -1,12 +1,13 @@
 package tui
 
 import (
-	"fmt"
 	"reflect"
 	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/meshgate/meshgate/format"
 )
 
 // The radios the user is not bound to send this session nothing
@@ -76,9 +77,8 @@ func (m *Model) onLobbyTick(msg lobbyTickMsg) tea.Cmd {
 		l.polling = false // left, or nobody is looking: let the poll die
 		return nil
 	}
-	if l.refresh(m.cfg.Radios) {
-		m.dirty |= dBody
-	}
+	l.refresh(m.cfg.Radios)
+	m.dirty |= dBody // the ages move on; an unchanged frame writes nothing
 	return after(m.ctx, lobbyPoll, lobbyTickMsg{gen: l.gen})
 }
 
@@ -163,16 +163,17 @@ func (m *Model) lobbyView(w, h int) []string {
 		nameW = max(nameW, width(r.Name))
 	}
 	nameW = min(nameW, 24)
-	const stateW, usersW, lastW = 10, 5, 9
-	nodeW := max(8, w-2-nameW-stateW-usersW-lastW-5)
-	row := func(mark, name, state, node, users, last string) string {
-		return mark + " " + fit(name, nameW) + " " + fit(state, stateW) + " " + fit(node, nodeW) + " " +
-			right(users, usersW) + " " + right(last, lastW)
+	const stateW, nodesW, usersW, lastW = 10, 5, 5, 8
+	nodeW := max(8, w-2-nameW-stateW-nodesW-usersW-lastW-6)
+	// state comes fitted to stateW, so that it can be coloured.
+	row := func(mark, name, state, node, nodes, users, last string) string {
+		return mark + " " + fit(name, nameW) + " " + state + " " + fit(node, nodeW) + " " +
+			right(nodes, nodesW) + " " + right(users, usersW) + " " + right(last, lastW)
 	}
-	out := []string{"", st.colHead.Render(fit(row(" ", "RADIO", "STATE", "NODE", "USERS", "LAST PKT"), w))}
-	top := scrollWindow(0, m.lobby.cur, h-4, len(m.lobby.list))
+	out := []string{"", st.colHead.Render(fit(row(" ", "RADIO", fit("STATE", stateW), "OUR NODE", "NODES", "USERS", "LAST PKT"), w))}
+	top := scrollWindow(0, m.lobby.cur, h-6, len(m.lobby.list))
 	now := m.now()
-	for i := top; i < len(m.lobby.list) && len(out) < h-2; i++ {
+	for i := top; i < len(m.lobby.list) && len(out) < h-4; i++ {
 		r := m.lobby.list[i]
 		s := r.Status
 		node := clean(s.NodeName)
@@ -182,15 +183,32 @@ func (m *Model) lobbyView(w, h int) []string {
 		if node == "" {
 			node = "-"
 		}
-		state := s.State.String()
-		line := row(" ", r.Name, state, node, fmt.Sprint(r.Users), clock(s.LastPacket, now, m.loc))
+		nodes := "-"
+		if r.Nodes > 0 {
+			nodes = itoa(r.Nodes)
+		}
+		last := format.Age(now, s.LastPacket)
+		state := fit(s.State.String(), stateW)
 		if i == m.lobby.cur {
-			out = append(out, st.sel.Render(fit(">"+line[1:], w)))
+			out = append(out, st.sel.Render(fit(row(">", r.Name, state, node, nodes, itoa(r.Users), last), w)))
 			continue
 		}
-		out = append(out, line)
+		out = append(out, row(" ", r.Name, m.stateStyle(s.State).Render(state), node, nodes, itoa(r.Users), last))
 	}
 	cur := m.lobby.list[m.lobby.cur]
+	// Users are the sessions bound to the radio; a session in the lobby
+	// stays bound to the radio it came from, and that may be this one.
+	users := "used by nobody"
+	switch n := cur.Users; {
+	case cur.Name == m.name && n <= 1:
+		users = "used by you alone"
+	case cur.Name == m.name:
+		users = "used by you and " + format.Count(n-1, "other user")
+	case n > 0:
+		users = "used by " + format.Count(n, "user")
+	}
+	out = append(out, "", st.dim.Render(cut("  "+cur.Name+" at "+clean(cur.Status.Address)+" · "+
+		clean(cur.Status.State.String())+" for "+format.Age(now, cur.Status.Since)+" · "+users, w)))
 	if cur.Status.LastError != "" {
 		out = append(out, "", st.dim.Render(cut("  "+cur.Name+": "+clean(cur.Status.LastError), w)))
 	}

@@ -5,6 +5,8 @@ import (
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
+
+	"github.com/meshgate/meshgate/radio"
 )
 
 // styles is the one style sheet. Colors are the terminal's own 16 ANSI
@@ -121,6 +123,17 @@ func newStyles(p colorprofile.Profile, dark bool) *styles {
 	st.mqtt = st.warn.Render("MQTT")
 	st.self = st.title.Render("self")
 	return st
+}
+
+// stateStyle colours a radio's link state by what it means to users.
+func (m *Model) stateStyle(s radio.State) paint {
+	switch s {
+	case radio.Connected:
+		return m.st.ok
+	case radio.Connecting, radio.Backoff, radio.Idle:
+		return m.st.warn
+	}
+	return m.st.bad // contended, stopped: nobody here gets the radio until that changes
 }
 
 // Grades: what a number means, as a paint. Each graded cell also shows the
