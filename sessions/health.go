@@ -15,9 +15,11 @@ import (
 //
 // It is a snapshot: Session.MQTTHealth returns a copy the caller owns.
 type MQTTHealth struct {
-	Since time.Time // when the session bound its radio; counting starts here
-	RF    uint64    // packets heard over the air
-	MQTT  uint64    // packets that passed through an MQTT broker
+	// Since is when counting starts: the oldest packet recalled from the
+	// radio's recent history (see Session.Recall), or the bind.
+	Since time.Time
+	RF    uint64 // packets heard over the air
+	MQTT  uint64 // packets that passed through an MQTT broker
 	// Local counts packets that came neither way: from the radio itself
 	// (from == 0), from an API client, or over UDP. They stay out of the
 	// ratio.
@@ -69,11 +71,15 @@ func (h *MQTTHealth) observe(p *pb.MeshPacket, at time.Time) {
 	switch pathOf(p) {
 	case pathRF:
 		h.RF++
-		h.LastRF = at
+		if at.After(h.LastRF) {
+			h.LastRF = at
+		}
 		h.mark(p.GetFrom(), heardRF)
 	case pathMQTT:
 		h.MQTT++
-		h.LastMQTT = at
+		if at.After(h.LastMQTT) {
+			h.LastMQTT = at
+		}
 		h.mark(p.GetFrom(), heardMQTT)
 	default:
 		h.Local++

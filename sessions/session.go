@@ -144,6 +144,26 @@ func (s *Session) Bind(radio string) {
 	}
 }
 
+// Recall counts in the MQTT health a packet the radio heard before the
+// session bound it, from the radio's shared recent history, so that the
+// numbers mean something from the first screen rather than "nothing heard
+// yet". Call it between Bind and subscribing to the radio's live packets,
+// which Observe counts, so that no packet counts twice.
+func (s *Session) Recall(p *pb.MeshPacket, at time.Time) {
+	if p == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.radio.Load() == nil {
+		return
+	}
+	s.health.observe(p, at)
+	if at.Before(s.health.Since) {
+		s.health.Since = at
+	}
+}
+
 // Observe records a packet the session received at at: it goes into the
 // packet log and the MQTT health counts. The packet is kept by reference
 // and must not be modified afterwards. Observe is output, not activity: it

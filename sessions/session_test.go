@@ -72,6 +72,30 @@ func TestMQTTHealth(t *testing.T) {
 	}
 }
 
+// A session's health starts from the radio's recent history: recalled
+// packets count, move Since back, and never overwrite a newer last-heard
+// time.
+func TestMQTTHealthRecall(t *testing.T) {
+	m, clock := newTestManager(t, Config{})
+	s := mustOpen(t, m, "a")
+	s.Recall(rfPacket(0x10), clock.Now().Add(-time.Minute)) // not bound: ignored
+	s.Bind("base")
+	bound := clock.Now()
+	s.Observe(rfPacket(0x10), bound.Add(time.Second))
+	s.Recall(rfPacket(0x10), bound.Add(-2*time.Minute))
+	s.Recall(mqttPacket(0x30), bound.Add(-time.Minute))
+	h := s.MQTTHealth()
+	if h.RF != 2 || h.MQTT != 1 || !h.Since.Equal(bound.Add(-2*time.Minute)) {
+		t.Fatalf("recalled health: %+v", h)
+	}
+	if !h.LastRF.Equal(bound.Add(time.Second)) || !h.LastMQTT.Equal(bound.Add(-time.Minute)) {
+		t.Fatalf("last heard: rf %v mqtt %v", h.LastRF, h.LastMQTT)
+	}
+	if got := h.MQTTOnlyNodes(); !slices.Equal(got, []uint32{0x30}) {
+		t.Fatalf("MQTT-only nodes %x", got)
+	}
+}
+
 func TestPacketLog(t *testing.T) {
 	m, clock := newTestManager(t, Config{PacketLog: 4})
 	s := mustOpen(t, m, "a")

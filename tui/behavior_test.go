@@ -513,3 +513,28 @@ func TestNoColor(t *testing.T) {
 		}
 	})
 }
+
+// The MQTT tab of a session that just bound counts what the radio heard
+// before, from its shared recent history, instead of "nothing heard yet".
+func TestMQTTHealthFromHistory(t *testing.T) {
+	fx := newFixture(t, fixtureOpts{frozen: true})
+	first := startUI(t, fx, uiOpts{bind: "base"})
+	first.connected()
+	r := fx.sims["base"]
+	for i := range 3 {
+		r.Inject(&pb.MeshPacket{From: 0x0badf00d, To: 0xFFFFFFFF, HopStart: 3, HopLimit: 3, ViaMqtt: i > 0,
+			PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: pb.PortNum_TEXT_MESSAGE_APP, Payload: []byte("x")}}})
+	}
+	first.waitModel("three packets", func(m *Model) bool { return m.rec.PacketsSeen() >= 3 })
+	u := startUI(t, fx, uiOpts{bind: "base", name: "late"})
+	u.connected()
+	u.key("5")
+	s := u.waitText("Traffic on base")
+	if strings.Contains(s, "nothing heard yet") {
+		t.Fatalf("a new session's MQTT health ignores the radio's history:\n%s", s)
+	}
+	u.waitModel("the recalled counts", func(m *Model) bool {
+		h := m.rec.MQTTHealth()
+		return h.RF == 1 && h.MQTT == 2
+	})
+}

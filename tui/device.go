@@ -149,14 +149,13 @@ func (m *Model) deviceView(w, h int) []string {
 	}
 	out = append(out, "", " "+st.title.Render("Actions"))
 	if backend.Can(m.id, backend.OpReboot) {
-		out = append(out, cut("   R reboot · H shut down · F factory reset (settings) · N reset NodeDB", w),
+		out = append(out, cut("   R reboot · H shut down · F factory reset (settings) · N reset NodeDB · C connect now", w),
 			st.dim.Render(cut("   each asks you to type the radio's short name, and tells the radio's other users first", w)))
 	} else {
 		out = append(out, st.dim.Render(cut("   reboot, shutdown and resets need the "+backend.MinRole(backend.OpReboot).String()+
 			" role (you are "+m.id.Role.String()+")", w)))
 	}
-	m.device.top = max(0, min(m.device.top, len(out)-h))
-	return out[m.device.top:]
+	return m.scrolled(out, &m.device.top, h)
 }
 
 // The Device tab as a pane.
@@ -171,7 +170,7 @@ func (t *deviceTab) help(k *keys) []paneKey {
 }
 
 func (t *deviceTab) hints(*Model) string {
-	return "R reboot · H shutdown · F factory reset · N NodeDB reset (admin) · C connect now · ? help"
+	return "R reboot · H shutdown · F factory reset · N NodeDB reset · C connect now · ? help"
 }
 
 func (t *deviceTab) key(m *Model, msg tea.KeyPressMsg) tea.Cmd { return m.deviceKey(msg) }

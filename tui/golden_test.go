@@ -54,6 +54,7 @@ func TestGolden(t *testing.T) {
 		{"mqtt_80x24", 80, 24, true, 0, []step{keys("5")}},
 		{"mqtt_160x48", 160, 48, true, auth.Admin, []step{keys("5")}},
 		{"mqtt_edit", 80, 24, true, auth.Admin, []step{keys("5", "e", "space", "down", "down", "down")}},
+		{"mqtt_apply", 80, 24, true, auth.Admin, []step{keys("5", "e", "space", "down", "enter", "ctrl+u"), typed("mqtt.example.net"), keys("enter", "ctrl+s")}},
 		{"device_80x24", 80, 24, true, 0, []step{keys("6")}},
 		{"device_160x48", 160, 48, true, auth.Admin, []step{keys("6")}},
 		{"device_reboot_dialog", 80, 24, true, auth.Admin, []step{keys("6", "R"), typed("nope"), keys("enter")}},

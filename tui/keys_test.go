@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,8 +131,8 @@ func TestKeys(t *testing.T) {
 		{view: "MQTT", key: "↓/j", role: auth.Admin, press: []string{"5", "e", "j"}, check: func(m *Model) bool { return m.mqtt.field == 1 }},
 		{view: "MQTT", key: "↑/k", role: auth.Admin, press: []string{"5", "e", "j", "j", "k"}, check: func(m *Model) bool { return m.mqtt.field == 1 }},
 		{view: "MQTT", key: "enter/space", role: auth.Admin, press: []string{"5", "e", "space"}, check: func(m *Model) bool { return m.mqtt.edit.GetEnabled() }},
-		{view: "MQTT", key: "ctrl+s", role: auth.Admin, press: []string{"5", "e", "ctrl+s"}, check: func(m *Model) bool {
-			return m.dialog != nil && strings.Contains(m.dialog.title, "MQTT")
+		{view: "MQTT", key: "ctrl+s", role: auth.Admin, press: []string{"5", "e", "space", "ctrl+s"}, check: func(m *Model) bool {
+			return m.dialog != nil && strings.Contains(m.dialog.title, "MQTT") && slices.Contains(m.dialog.body, "  enabled: no → yes")
 		}},
 
 		// Device.

@@ -18,6 +18,7 @@ type Binding interface {
 	ID() string
 	Bind(radio string)
 	Observe(p *pb.MeshPacket, at time.Time)
+	Recall(p *pb.MeshPacket, at time.Time)
 	AddDrops(n uint64)
 }
 
@@ -83,6 +84,12 @@ func (l *Link) Bind(name string) (Radio, error) {
 		l.sub.Close()
 	}
 	l.rec.Bind(name)
+	// The radio's recent packets seed the session's MQTT health, before
+	// the subscription's live ones: each counts once. One that arrives in
+	// between is missed, which a count of hundreds does not feel.
+	for _, p := range b.RecentPackets(0) {
+		l.rec.Recall(p.P, p.At)
+	}
 	l.sub = b.Subscribe(l.rec.ID())
 	l.name = name
 	l.mu.Unlock()

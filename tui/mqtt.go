@@ -150,10 +150,16 @@ func (m *Model) askApplyMQTT() tea.Cmd {
 		return nil
 	}
 	cfg := proto.Clone(t.edit).(*pb.ModuleConfig_MQTTConfig)
-	m.confirm("Apply the MQTT settings?", []string{
+	changes := mqttChanges(m.view().Radio.MQTT(), cfg)
+	if len(changes) == 0 {
+		m.setFlash("no MQTT setting changed: nothing to apply", false)
+		return nil
+	}
+	body := append([]string{"These change:"}, changes...)
+	body = append(body, "",
 		"The radio saves them in one edit transaction and reboots once.",
-		"Everyone using " + m.name + " is told before it happens.",
-	}, func() tea.Cmd {
+		"Everyone using "+m.name+" is told before it happens.")
+	m.confirm("Apply the MQTT settings?", body, func() tea.Cmd {
 		t.edit = nil
 		m.dirty |= dStatus
 		core := m.core
@@ -166,6 +172,34 @@ func (m *Model) askApplyMQTT() tea.Cmd {
 		})
 	})
 	return nil
+}
+
+// mqttChanges lists the settings that differ between cur and next, one
+// line each: "address: a → b". Secrets only say that they change.
+func mqttChanges(cur, next *pb.ModuleConfig_MQTTConfig) []string {
+	var out []string
+	for _, f := range mqttFields() {
+		was, is := "", f.get(next)
+		if cur != nil {
+			was = f.get(cur)
+		}
+		switch {
+		case was == is:
+		case f.secret:
+			out = append(out, "  "+f.label+": changed")
+		default:
+			out = append(out, "  "+f.label+": "+clean(orNone(was))+" → "+clean(orNone(is)))
+		}
+	}
+	return out
+}
+
+// orNone shows an empty setting.
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
 
 func (m *Model) mqttView(w, h int) []string {
@@ -195,7 +229,7 @@ func (m *Model) mqttHealthLines() []string {
 	hl := m.rec.MQTTHealth()
 	now := m.now()
 	v := m.view()
-	out := []string{"", " " + st.title.Render("Traffic since this session bound") + st.dim.Render(" ("+clock(hl.Since, now, m.loc)+")")}
+	out := []string{"", " " + st.title.Render("Traffic on "+m.name) + st.dim.Render(" since "+clock(hl.Since, now, m.loc)+" ("+format.Age(now, hl.Since)+" ago)")}
 	row := func(k, val string) { out = append(out, "   "+st.dim.Render(fit(k, 12))+" "+val) }
 	row("via RF", fmt.Sprintf("%6d   last %s", hl.RF, clock(hl.LastRF, now, m.loc)))
 	row("via MQTT", fmt.Sprintf("%6d   last %s", hl.MQTT, clock(hl.LastMQTT, now, m.loc)))

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -273,4 +274,23 @@ func scrollWindow(top, cur, h, n int) int {
 		top = cur - h + 1
 	}
 	return max(0, min(top, n-h))
+}
+
+// scrolled shows h of a view's lines from *top, which it keeps in range.
+// When lines are cut off, the first or last line says so, and how to
+// scroll there.
+func (m *Model) scrolled(out []string, top *int, h int) []string {
+	if len(out) <= h || h < 3 {
+		*top = 0
+		return out
+	}
+	*top = max(0, min(*top, len(out)-h))
+	view := slices.Clone(out[*top : *top+h])
+	if *top > 0 {
+		view[0] = m.st.dim.Render(fmt.Sprintf("   ↑ %d more: k or pgup", *top))
+	}
+	if rest := len(out) - *top - h; rest > 0 {
+		view[h-1] = m.st.dim.Render(fmt.Sprintf("   ↓ %d more: j or pgdn", rest+1))
+	}
+	return view
 }
