@@ -2,6 +2,7 @@ package tui
 
 import (
 	"reflect"
+	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -207,7 +208,11 @@ func (m *Model) lobbyView(w, h int) []string {
 	case n > 0:
 		users = "used by " + format.Count(n, "user")
 	}
-	out = append(out, "", st.dim.Render(cut("  "+cur.Name+" at "+clean(cur.Status.Address)+" · "+
+	where := "at " + clean(cur.Status.Address)
+	if strings.HasPrefix(cur.Status.Address, "sim://") {
+		where = "is simulated" // its address is the simulator's settings
+	}
+	out = append(out, "", st.dim.Render(cut("  "+cur.Name+" "+where+" · "+
 		clean(cur.Status.State.String())+" for "+format.Age(now, cur.Status.Since)+" · "+users, w)))
 	if cur.Status.LastError != "" {
 		out = append(out, "", st.dim.Render(cut("  "+cur.Name+": "+clean(cur.Status.LastError), w)))
