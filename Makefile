@@ -63,6 +63,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzEscape$$' -fuzztime $(FUZZTIME) ./logging/
 	$(GO) test -run '^$$' -fuzz '^FuzzPasteLimiter$$' -fuzztime $(FUZZTIME) ./server/
 	$(GO) test -run '^$$' -fuzz '^FuzzToRadio$$' -fuzztime $(FUZZTIME) ./vnode/
+	$(GO) test -run '^$$' -fuzz '^FuzzCanvas$$' -fuzztime $(FUZZTIME) ./chart/
+	$(GO) test -run '^$$' -fuzz '^FuzzSparkline$$' -fuzztime $(FUZZTIME) ./chart/
 
 ## chaos: the reliability scenarios of docs/reliability.md, short form (a few minutes), then every
 ## fuzz target for CHAOS_FUZZTIME. The published run: make chaos CHAOS_FLAGS=-long CHAOS_FUZZTIME=10m
