@@ -35,7 +35,7 @@ func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 			}
 		case radio.EvNode:
 			m.nodes.list.touched(ev.Node.Num)
-			if shows(&m.nodes) {
+			if shows(&m.nodes) || shows(m.mapPane()) {
 				d |= dBody
 			}
 			if ev.Node.Num == my {

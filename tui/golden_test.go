@@ -59,6 +59,10 @@ func TestGolden(t *testing.T) {
 		{"device_160x48", 160, 48, true, auth.Admin, []step{keys("6")}},
 		{"device_reboot_dialog", 80, 24, true, auth.Admin, []step{keys("6", "R"), typed("nope"), keys("enter")}},
 		{"help_nodes", 80, 24, true, auth.Viewer, []step{keys("?")}},
+		{"map_80x24", 80, 24, true, 0, []step{keys("8")}},
+		{"map_160x48", 160, 48, true, 0, []step{keys("8", "n", "n")}},
+		{"map_zoomed", 80, 24, true, 0, []step{keys("8", "n", "c", "+", "+")}},
+		{"map_route", 120, 40, true, 0, []step{keys("8", "n", "n", "n", "n", "n", "n", "t"), traceDone, keys("8")}},
 		{"help_lobby", 80, 24, false, 0, []step{keys("?")}},
 		{"too_small", 30, 8, true, 0, nil},
 	}
@@ -86,6 +90,11 @@ func TestGolden(t *testing.T) {
 			golden.RequireEqual(t, trimLines(u.settled()))
 		})
 	}
+}
+
+// traceDone waits for the traceroute on the Trace tab to end.
+func traceDone(t *testing.T, u *ui, _ *fixture) {
+	u.waitModel("the traceroute", func(m *Model) bool { return m.trace.job == nil && len(m.trace.results) == 1 })
 }
 
 func typed(s string) func(*testing.T, *ui, *fixture) {

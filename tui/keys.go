@@ -32,6 +32,8 @@ type keys struct {
 	// Device.
 	reboot, shutdown, factoryReset, resetNodeDB key.Binding
 	reconnect                                   key.Binding
+	// Map.
+	zoomIn, zoomOut, pan, nextNode, prevNode, centre, fit, units key.Binding
 	// Rules.
 	prevSection, nextSection, add, change, enable, del, test, field, save key.Binding
 }
@@ -94,6 +96,15 @@ func newKeys(n int) keys {
 		factoryReset: b("F", "factory reset (settings)", "F"),
 		resetNodeDB:  b("N", "reset the NodeDB", "N"),
 		reconnect:    b("C", "connect now (even if another app has the radio)", "C"),
+
+		zoomIn:   b("+", "zoom in", "+", "="),
+		zoomOut:  b("-", "zoom out", "-"),
+		pan:      b("arrows/hjkl", "pan", "left", "right", "up", "down", "h", "j", "k", "l"),
+		nextNode: b("n", "select the next node, nearest first", "n"),
+		prevNode: b("N", "select the previous node", "N"),
+		centre:   b("c", "centre on the selected node", "c"),
+		fit:      b("f", "fit every node in view", "f"),
+		units:    b("u", "units: km or miles", "u"),
 
 		prevSection: b("←/h", "previous section (responders, filters, beacon)", "left", "h"),
 		nextSection: b("→/l", "next section", "right", "l"),

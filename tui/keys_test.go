@@ -175,9 +175,34 @@ func TestKeys(t *testing.T) {
 			}},
 
 		// Everywhere.
-		{view: "Everywhere", key: "1-7", press: []string{"5"}, check: func(m *Model) bool { return m.on(&m.mqtt) }},
+		{view: "Everywhere", key: "1-8", press: []string{"5"}, check: func(m *Model) bool { return m.on(&m.mqtt) }},
 		{view: "Everywhere", key: "tab", press: []string{"tab"}, check: func(m *Model) bool { return m.on(&m.chat) }},
-		{view: "Everywhere", key: "shift+tab", press: []string{"shift+tab"}, check: func(m *Model) bool { return m.on(&m.rules) }},
+		{view: "Everywhere", key: "shift+tab", press: []string{"shift+tab"}, check: func(m *Model) bool { return m.on(m.mapPane()) }},
+		// Map.
+		{view: "Map", key: "+", press: []string{"8", "+"}, check: func(m *Model) bool { return m.mapPane().moved && m.mapPane().proj.MetresPerPx > 0 }},
+		{view: "Map", key: "-", press: []string{"8", "-", "-"}, check: func(m *Model) bool { return m.mapPane().moved }},
+		{view: "Map", key: "arrows/hjkl", press: []string{"8", "f", "right"}, check: func(m *Model) bool { return m.mapPane().moved }},
+		{view: "Map", key: "n", press: []string{"8", "n"}, check: func(m *Model) bool {
+			t := m.mapPane()
+			return t.sel != 0 && t.sel != m.view().MyNodeNum
+		}},
+		{view: "Map", key: "N", press: []string{"8", "N"}, check: func(m *Model) bool { return m.mapPane().sel == m.view().MyNodeNum }},
+		{view: "Map", key: "c", press: []string{"8", "n", "c"}, check: func(m *Model) bool {
+			t := m.mapPane()
+			n := m.view().Nodes[t.sel]
+			return t.moved && n != nil && t.proj.Centre.Lat == *n.Latitude
+		}},
+		{view: "Map", key: "f", press: []string{"8", "+", "f"}, check: func(m *Model) bool { return !m.mapPane().moved }},
+		{view: "Map", key: "u", press: []string{"8", "u"}, check: func(m *Model) bool { return m.mapPane().imperial }},
+		{view: "Map", key: "enter", press: []string{"8", "n", "enter"}, check: func(m *Model) bool {
+			n := m.nodes.selected()
+			return m.on(&m.nodes) && m.nodes.detail && n != nil && n.Num == m.mapPane().sel
+		}},
+		{view: "Map", key: "d", press: []string{"8", "n", "d"}, check: func(m *Model) bool {
+			return m.on(&m.chat) && m.chat.cur.dm && m.chat.cur.num == m.mapPane().sel
+		}},
+		{view: "Map", key: "t", press: []string{"8", "n", "t"}, check: func(m *Model) bool { return m.on(&m.trace) }},
+
 		{view: "Everywhere", key: "L", press: []string{"L"}, check: func(m *Model) bool { return m.screen == screenLobby }},
 		{view: "Everywhere", key: "?", press: []string{"?"}, check: func(m *Model) bool { return m.help }},
 		{view: "Everywhere", key: "esc", press: []string{"?", "esc"}, check: func(m *Model) bool { return !m.help }},

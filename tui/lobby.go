@@ -150,6 +150,9 @@ func (m *Model) attach(r Radio) {
 	m.mqtt = mqttTab{}
 	m.device = deviceTab{}
 	m.rules = rulesTab{}
+	if t := m.mapPane(); t != nil {
+		t.reset()
+	}
 	m.notice = notice{}
 	m.help = false
 }

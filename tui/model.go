@@ -216,6 +216,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.onBeaconSent(msg)
 	case historyMsg:
 		m.onHistory(msg)
+	case mapTraceMsg:
+		m.onMapTrace(msg)
 	case FlashMsg:
 		m.setFlash(msg.Text, msg.Bad)
 	}

@@ -78,6 +78,7 @@ func (m *Model) tabs() []pane {
 		&m.mqtt,
 		&m.device,
 		&m.rules,
+		&mapTab{},
 	}
 }
 

@@ -159,28 +159,37 @@ func (m *Model) renderTabs(w int) string {
 	if m.screen == screenLobby {
 		return spread(st.title.Render(" Choose a radio"), st.dim.Render("? help · q quit "), w)
 	}
+	// Each tab is " 2 Chat " with a space between; when that does not fit,
+	// the spaces between go first, so every tab keeps its number and name.
 	var b strings.Builder
-	m.tabX = m.tabX[:0]
 	x := 0
-	for t, p := range m.panes {
-		label := fmt.Sprintf("%d %s", t+1, p.name())
-		badge := ""
-		if bp, ok := p.(badger); ok && bp.badge(m) != "" {
-			badge = st.warn.Render(bp.badge(m))
+	for _, gap := range []string{" ", ""} {
+		b.Reset()
+		m.tabX = m.tabX[:0]
+		x = 0
+		for t, p := range m.panes {
+			label := fmt.Sprintf("%d %s", t+1, p.name())
+			badge := ""
+			if bp, ok := p.(badger); ok && bp.badge(m) != "" {
+				badge = st.warn.Render(bp.badge(m))
+			}
+			open, end, style := " ", " ", st.tab
+			if tab(t) == m.tab {
+				open, end, style = "[", "]", st.tabActive
+			}
+			cell := style.Render(open + label + end)
+			if badge != "" {
+				cell = style.Render(open+label) + badge + style.Render(end)
+			}
+			b.WriteString(cell)
+			x += width(cell)
+			m.tabX = append(m.tabX, x)
+			b.WriteString(gap)
+			x += len(gap)
 		}
-		open, end, style := " ", " ", st.tab
-		if tab(t) == m.tab {
-			open, end, style = "[", "]", st.tabActive
+		if x <= w {
+			break
 		}
-		cell := style.Render(open + label + end)
-		if badge != "" {
-			cell = style.Render(open+label) + badge + style.Render(end)
-		}
-		b.WriteString(cell)
-		x += width(cell)
-		m.tabX = append(m.tabX, x)
-		b.WriteString(" ")
-		x++
 	}
 	hint := st.dim.Render("L lobby · ? help ")
 	if x+width(hint) > w {
