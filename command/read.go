@@ -396,3 +396,57 @@ func packetLine(names func(uint32) string, p backend.Packet) string {
 	return fmt.Sprintf("%s %s -> %s %s %s [%s]", p.At.Local().Format("15:04:05"), names(p.FromNum), names(p.ToNum),
 		p.Port, format.Clean(p.Summary), strings.Join(meta, " "))
 }
+
+func (r *runner) telemetryCmd() *cobra.Command {
+	var q backend.TelemetryQuery
+	c := &cobra.Command{
+		Use:   "telemetry [-r RADIO] NODE [--since 24h]",
+		Short: "a node's stored battery, voltage, airtime and environment readings over time",
+		Args:  exactArgs(1, "exactly one node (!id or the start of its name)"),
+		RunE: r.run(func(_ *cobra.Command, args []string) error {
+			q.Node = args[0]
+			s, err := r.env.Backend.Telemetry(r.ctx(), r.c(), q)
+			if err != nil {
+				return err
+			}
+			if r.json {
+				return r.writeJSON(s)
+			}
+			name := format.Clean(s.Node)
+			if s.ShortName != "" {
+				name = format.Clean(s.ShortName) + " " + s.Node
+			}
+			if len(s.Points) == 0 {
+				r.printf("no telemetry from %s in the last %s\n", name, format.Duration(r.env.Now().Sub(s.Since)))
+				return nil
+			}
+			now := r.env.Now()
+			r.printf("%-6s %8s %7s %8s %8s %8s %8s %9s\n", "AGE", "BATTERY", "VOLTAGE", "CH UTIL", "AIR TX", "TEMP", "HUMIDITY", "PRESSURE")
+			for _, p := range s.Points {
+				bat := "-"
+				switch {
+				case p.BatteryLevel == nil:
+				case *p.BatteryLevel > 100:
+					bat = "powered"
+				default:
+					bat = fmt.Sprintf("%d%%", *p.BatteryLevel)
+				}
+				r.printf("%-6s %8s %7s %8s %8s %8s %8s %9s\n", format.Age(now, p.Time), bat, metric(p.Voltage, "%.2fV"),
+					metric(p.ChannelUtilization, "%.1f%%"), metric(p.AirUtilTx, "%.1f%%"), metric(p.Temperature, "%.1f°C"),
+					metric(p.RelativeHumidity, "%.0f%%"), metric(p.BarometricPressure, "%.1fhPa"))
+			}
+			return nil
+		}),
+	}
+	radioFlag(c.Flags(), &q.Radio)
+	c.Flags().DurationVar(&q.Since, "since", backend.DefaultTelemetrySince, "how far back (up to 720h)")
+	return withOp(c, backend.OpHistory)
+}
+
+// metric writes an optional reading, or "-".
+func metric(v *float64, layout string) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf(layout, *v)
+}

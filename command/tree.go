@@ -30,7 +30,7 @@ func (r *runner) tree() *cobra.Command {
 	root.SetHelpCommand(r.helpCmd(root))
 	for _, c := range []*cobra.Command{
 		r.tuiCmd(),
-		r.whoamiCmd(), r.radiosCmd(), r.nodesCmd(), r.messagesCmd(), r.historyCmd(), r.packetsCmd(),
+		r.whoamiCmd(), r.radiosCmd(), r.nodesCmd(), r.messagesCmd(), r.historyCmd(), r.packetsCmd(), r.telemetryCmd(),
 		r.mqttCmd(), r.configCmd(),
 		r.sendCmd(), r.tracerouteCmd(), r.sweepCmd(), r.requestCmd(),
 		r.rulesCmd(), r.filtersCmd(), r.beaconCmd(),

@@ -35,6 +35,9 @@ type Automation struct {
 	beacons map[string]responder.Beacon
 	counter map[string]*filter.Counter
 	paused  map[string]time.Time // radio -> when its users were last told the budget is spent
+	// telemetry is when each node's metrics were last stored; a few
+	// entries per node heard, like the NodeDB.
+	telemetry map[telemetryKey]time.Time
 
 	replies, dryRuns, skipped, budgetRefused atomic.Uint64
 }
@@ -190,6 +193,7 @@ func (a *Automation) observe(b *Broker, p *Packet, msg *Message) {
 	a.store.AddPacket(store.PacketSummary{Radio: b.cfg.Name, At: p.At, ID: j.ID, From: p.P.GetFrom(), To: p.P.GetTo(),
 		Channel: j.Channel, PortNum: uint32(p.P.GetDecoded().GetPortnum()), Port: j.Port, Summary: j.Summary,
 		SNR: j.SNR, RSSI: j.RSSI, Hops: j.Hops, ViaMQTT: j.ViaMQTT})
+	a.recordTelemetry(b.cfg.Name, p)
 	if msg == nil {
 		return
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/meshgate/meshgate/filter"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
@@ -275,5 +277,45 @@ func TestDefaultBudget(t *testing.T) {
 		if got := shortDuration(d); got != want {
 			t.Errorf("shortDuration(%s) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// Telemetry packets become a node's time series: device and environment
+// metrics, at most one row a minute per node and kind, and nothing from
+// other telemetry kinds or other ports.
+func TestTelemetryHistory(t *testing.T) {
+	r, addr := simRadio(t, sim.Config{Seed: 23, Nodes: 5})
+	st := openStore(t, filepath.Join(t.TempDir(), "db"))
+	defer st.Close()
+	b := startBroker(t, addr, Config{Store: st, Automation: NewAutomation(st, nil)})
+	sub := b.Subscribe("u")
+	defer sub.Close()
+	waitState(t, b, Connected, 10*time.Second)
+	from := knownRF(t, r).GetNum()
+	tel := func(id uint32, m *pb.Telemetry) *pb.MeshPacket {
+		payload, err := proto.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &pb.MeshPacket{From: from, To: meshtastic.Broadcast, Id: id, HopStart: 3, HopLimit: 3,
+			PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: pb.PortNum_TELEMETRY_APP, Payload: payload}}}
+	}
+	bat, volt, temp := uint32(77), float32(3.9), float32(21.25)
+	r.Inject(tel(0x4001, &pb.Telemetry{Variant: &pb.Telemetry_DeviceMetrics{DeviceMetrics: &pb.DeviceMetrics{BatteryLevel: &bat, Voltage: &volt}}}))
+	r.Inject(tel(0x4002, &pb.Telemetry{Variant: &pb.Telemetry_DeviceMetrics{DeviceMetrics: &pb.DeviceMetrics{BatteryLevel: &bat}}})) // within the minute
+	r.Inject(tel(0x4003, &pb.Telemetry{Variant: &pb.Telemetry_EnvironmentMetrics{EnvironmentMetrics: &pb.EnvironmentMetrics{Temperature: &temp}}}))
+	r.Inject(tel(0x4004, &pb.Telemetry{Variant: &pb.Telemetry_PowerMetrics{PowerMetrics: &pb.PowerMetrics{}}}))
+	r.Inject(textFrom(from, 0x4005, "not telemetry"))
+	deadline := time.Now().Add(5 * time.Second)
+	for len(b.Messages(0)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	rows, err := b.TelemetryHistory(context.Background(), from, time.Time{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].BatteryLevel == nil || *rows[0].BatteryLevel != 77 || *rows[0].Voltage != 3.9 ||
+		rows[1].Temperature == nil || *rows[1].Temperature != 21.25 || rows[1].BatteryLevel != nil {
+		t.Fatalf("telemetry rows: %+v", rows)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/store"
@@ -91,4 +92,17 @@ func traceHops(hops []meshtastic.Hop) []store.TraceHop {
 		}
 	}
 	return out
+}
+
+// TelemetryHistory reads one node's stored metrics from since on, oldest
+// first, at most limit rows (the newest), after flushing the history
+// writer so that what just arrived is there.
+func (b *Broker) TelemetryHistory(ctx context.Context, node uint32, since time.Time, limit int) ([]store.Telemetry, error) {
+	if b.cfg.Store == nil {
+		return nil, ErrNoStore
+	}
+	if err := b.cfg.Store.Flush(ctx); err != nil {
+		return nil, err
+	}
+	return b.cfg.Store.TelemetryOf(ctx, b.cfg.Name, node, since, limit)
 }

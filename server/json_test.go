@@ -100,18 +100,25 @@ func TestJSONSchema(t *testing.T) {
 
 	// request: each kind, of nodes that answer.
 	answered := 0
+	telemetryOf := ""
 	for _, kind := range []string{"position", "telemetry", "nodeinfo"} {
 		for _, id := range []string{traced, acked} {
 			r := j.runAllowFail(op, "", "request -r base --timeout 5s "+kind+" "+id+" --json")
 			if r.code == 0 {
 				j.record("request", "request "+kind, r.stdout, false)
 				answered++
+				if kind == "telemetry" {
+					telemetryOf = id
+				}
 				break
 			}
 		}
 	}
 	if answered == 0 {
 		t.Fatal("no node answered a request")
+	}
+	if telemetryOf != "" {
+		j.eventually(op, "telemetry", "telemetry -r base "+telemetryOf+" --json", `"battery_level": `)
 	}
 
 	// Responder rules, owned by the operator.

@@ -144,6 +144,43 @@ func (s *Store) Traces(ctx context.Context, q TraceQuery) ([]Trace, error) {
 }
 
 // collect scans rows, which come newest first, into a slice oldest first.
+// TelemetryOf returns one node's metrics on radio from since on, oldest
+// first, at most limit rows (the newest of them; 0: 10,000).
+func (s *Store) TelemetryOf(ctx context.Context, radio string, node uint32, since time.Time, limit int) ([]Telemetry, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = 10_000
+	}
+	// Newest first, limited; collect turns them oldest first.
+	rows, err := s.rdb.QueryContext(ctx, `SELECT time_ms, battery_level, voltage, channel_utilization, air_util_tx,
+	temperature, relative_humidity, barometric_pressure FROM telemetry
+	WHERE radio = $1 AND node = $2 AND time_ms >= $3 ORDER BY time_ms DESC, id DESC LIMIT $4`,
+		radio, int64(node), ms(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: telemetry: %w", err)
+	}
+	return collect(rows, func(r *sql.Rows) (Telemetry, error) {
+		t := Telemetry{Radio: radio, Node: node}
+		var at int64
+		var bat sql.NullInt64
+		var v, cu, au, temp, hum, pres sql.NullFloat64
+		err := r.Scan(&at, &bat, &v, &cu, &au, &temp, &hum, &pres)
+		t.At, t.BatteryLevel = fromMS(at), u32Of(bat)
+		t.Voltage, t.ChannelUtilization, t.AirUtilTx = f64Of(v), f64Of(cu), f64Of(au)
+		t.Temperature, t.RelativeHumidity, t.BarometricPressure = f64Of(temp), f64Of(hum), f64Of(pres)
+		return t, err
+	})
+}
+
+func f64Of(v sql.NullFloat64) *float64 {
+	if !v.Valid {
+		return nil
+	}
+	return &v.Float64
+}
+
 func collect[T any](rows *sql.Rows, scan func(*sql.Rows) (T, error)) ([]T, error) {
 	out, err := scanAll(rows, scan)
 	slices.Reverse(out)
@@ -180,7 +217,10 @@ func (s *Store) Prune(ctx context.Context) (PruneResult, error) {
 	if res.Traces, err = s.pruneTable(ctx, "traces", s.opts.Traces, now); err != nil {
 		return res, err
 	}
-	s.w.pruned.Add(uint64(res.Messages + res.Packets + res.Traces))
+	if res.Telemetry, err = s.pruneTable(ctx, "telemetry", s.opts.Telemetry, now); err != nil {
+		return res, err
+	}
+	s.w.pruned.Add(uint64(res.Messages + res.Packets + res.Traces + res.Telemetry))
 	return res, nil
 }
 

@@ -219,5 +219,23 @@ type Stats struct {
 
 // PruneResult counts the rows one retention pass removed.
 type PruneResult struct {
-	Messages, Packets, Traces int64
+	Messages, Packets, Traces, Telemetry int64
+}
+
+// Telemetry is one node's metrics at one time, as a telemetry packet
+// carried them: device metrics (battery, voltage, channel and airtime
+// use) or environment metrics (temperature, humidity, pressure). What the
+// packet did not carry is nil.
+type Telemetry struct {
+	Radio string
+	Node  uint32
+	At    time.Time
+
+	BatteryLevel       *uint32  // percent; 101 means powered
+	Voltage            *float64 // V
+	ChannelUtilization *float64 // percent of airtime the radio hears in use
+	AirUtilTx          *float64 // percent of airtime the node transmits
+	Temperature        *float64 // °C
+	RelativeHumidity   *float64 // percent
+	BarometricPressure *float64 // hPa
 }

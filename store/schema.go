@@ -227,6 +227,27 @@ SELECT id, scope, owner, owner_name, radio, mode, kind, value, enabled, created_
 DROP TABLE filters;
 ALTER TABLE filters_v6 RENAME TO filters;
 `,
+	// 7: telemetry history. Each row is one node's metrics at one time;
+	// a packet carries device or environment metrics, so the others are
+	// NULL. Read per node over a time range.
+	`
+CREATE TABLE telemetry (
+	id                  INTEGER PRIMARY KEY,
+	radio               TEXT    NOT NULL,
+	node                BIGINT  NOT NULL,
+	time_ms             BIGINT  NOT NULL,
+	battery_level       INTEGER,
+	voltage             REAL,
+	channel_utilization REAL,
+	air_util_tx         REAL,
+	temperature         REAL,
+	relative_humidity   REAL,
+	barometric_pressure REAL
+);
+CREATE INDEX telemetry_node ON telemetry (radio, node, time_ms);
+CREATE INDEX telemetry_radio ON telemetry (radio, id);
+CREATE INDEX telemetry_time ON telemetry (time_ms);
+`,
 }
 
 // SchemaVersion is the schema version this build writes.

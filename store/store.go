@@ -45,6 +45,11 @@ type Options struct {
 	// and 7 days (a busy mesh makes ~1 million a day); traceroutes 10,000
 	// rows and 90 days.
 	Messages, Packets, Traces Retention
+	// Telemetry per radio: default 200,000 rows and 30 days. A node
+	// reports device metrics every 30 minutes by default and the
+	// recorder keeps at most one row a minute per node and kind, so 30
+	// days of a few hundred nodes fit.
+	Telemetry Retention
 	// PruneInterval is how often retention runs: first a minute after
 	// Open (or after PruneInterval, if shorter), then every interval.
 	// Default 10 minutes. It deletes in chunks of 5000 rows, so it never
@@ -82,6 +87,7 @@ func (o *Options) fill() {
 	defRet(&o.Messages, 100_000, 365*24*time.Hour)
 	defRet(&o.Packets, 200_000, 7*24*time.Hour)
 	defRet(&o.Traces, 10_000, 90*24*time.Hour)
+	defRet(&o.Telemetry, 200_000, 30*24*time.Hour)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

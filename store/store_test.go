@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"strings"
@@ -651,5 +652,47 @@ func TestMigrationKeepsRuleAndFilterIDs(t *testing.T) {
 	}
 	if r, err := s.AddRule(ctx, byOp, rule("base")); err != nil || r.ID != 8 {
 		t.Fatalf("the next rule: id %d, %v; want 8", r.ID, err)
+	}
+}
+
+// Telemetry is kept per node as a time series, read back oldest first
+// over a time range, and pruned by age and by count like the rest.
+func TestTelemetry(t *testing.T) {
+	clk := &clock{now: t0}
+	s := openTest(t, Options{Now: clk.Now, Telemetry: Retention{MaxRows: 5, MaxAge: 24 * time.Hour}, PruneInterval: time.Hour})
+	f := func(v float64) *float64 { return &v }
+	for i := range 4 {
+		at := t0.Add(time.Duration(i-3) * time.Hour)
+		for !s.AddTelemetry(Telemetry{Radio: "base", Node: 7, At: at, BatteryLevel: u32(uint32(90 - i)), Voltage: f(4.1)}) {
+		}
+	}
+	for !s.AddTelemetry(Telemetry{Radio: "base", Node: 7, At: t0, Temperature: f(21.5), RelativeHumidity: f(40), BarometricPressure: f(math.NaN())}) {
+	}
+	for !s.AddTelemetry(Telemetry{Radio: "base", Node: 8, At: t0, BatteryLevel: u32(50)}) {
+	}
+	for !s.AddTelemetry(Telemetry{Radio: "base", Node: 7, At: t0.Add(-48 * time.Hour), BatteryLevel: u32(1)}) {
+	}
+	flush(t, s)
+	got, err := s.TelemetryOf(ctx, "base", 7, t0.Add(-2*time.Hour-time.Minute), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || *got[0].BatteryLevel != 89 || got[3].BatteryLevel != nil || *got[3].Temperature != 21.5 ||
+		got[3].BarometricPressure != nil || !got[0].At.Equal(t0.Add(-2*time.Hour)) {
+		t.Fatalf("series: %+v", got)
+	}
+	if last, _ := s.TelemetryOf(ctx, "base", 7, time.Time{}, 2); len(last) != 2 || !last[1].At.Equal(t0) {
+		t.Fatalf("the newest two, oldest first: %+v", last)
+	}
+	res, err := s.Prune(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The 48-hour-old row goes by age; then base keeps its newest 5 of 6.
+	if res.Telemetry != 2 {
+		t.Errorf("pruned %d telemetry rows, want 2", res.Telemetry)
+	}
+	if rest, _ := s.TelemetryOf(ctx, "base", 7, time.Time{}, 0); len(rest) != 4 || !rest[0].At.Equal(t0.Add(-2*time.Hour)) {
+		t.Errorf("node 7 keeps %d rows, want its newest 4", len(rest))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ type op struct {
 	pkt   *PacketSummary
 	dlv   *deliveryUpdate
 	trace *Trace
+	tel   *Telemetry
 	flush chan struct{} // closed once everything before it is committed
 }
 
@@ -91,6 +93,16 @@ func (s *Store) AddPacket(p PacketSummary) bool {
 // behind the message itself, it always applies after it. It never blocks.
 func (s *Store) UpdateDelivery(radio string, packetID uint32, state Delivery, errText, ackFrom string) bool {
 	return s.w.enqueue(op{dlv: &deliveryUpdate{radio, packetID, state, errText, ackFrom}}, false)
+}
+
+// AddTelemetry queues a node's metrics. It never blocks; like packet
+// summaries, telemetry is dropped (and counted) once the queue is three
+// quarters full. A zero At is now.
+func (s *Store) AddTelemetry(t Telemetry) bool {
+	if t.At.IsZero() {
+		t.At = s.opts.Now()
+	}
+	return s.w.enqueue(op{tel: &t}, true)
 }
 
 // AddTrace queues a traceroute result. It never blocks. A zero At is now.
@@ -253,6 +265,8 @@ func (w *writer) commit(batch []op) []op {
 			err = st.delivery(ctx, o.dlv)
 		case o.trace != nil:
 			err = st.trace(ctx, o.trace)
+		case o.tel != nil:
+			err = st.telemetry(ctx, o.tel)
 		default:
 			continue
 		}
@@ -281,8 +295,8 @@ func (w *writer) fail(n int, err error) {
 
 // batchStmts prepares each statement once per batch, on first use.
 type batchStmts struct {
-	tx                           *sql.Tx
-	msgSt, pktSt, dlvSt, traceSt *sql.Stmt
+	tx                                  *sql.Tx
+	msgSt, pktSt, dlvSt, traceSt, telSt *sql.Stmt
 }
 
 func (b *batchStmts) prepared(ctx context.Context, slot **sql.Stmt, query string) (*sql.Stmt, error) {
@@ -297,7 +311,7 @@ func (b *batchStmts) prepared(ctx context.Context, slot **sql.Stmt, query string
 }
 
 func (b *batchStmts) close() {
-	for _, st := range []*sql.Stmt{b.msgSt, b.pktSt, b.dlvSt, b.traceSt} {
+	for _, st := range []*sql.Stmt{b.msgSt, b.pktSt, b.dlvSt, b.traceSt, b.telSt} {
 		if st != nil {
 			st.Close()
 		}
@@ -364,6 +378,30 @@ func (b *batchStmts) trace(ctx context.Context, t *Trace) error {
 	_, err = st.ExecContext(ctx, cleanText(t.Radio), cleanText(t.User), int64(t.Target), ms(t.At),
 		cleanText(t.Sweep), string(t.Outcome), route, cleanText(t.Error), cleanText(t.RequestedBy))
 	return err
+}
+
+const insertTelemetry = `INSERT INTO telemetry (radio, node, time_ms, battery_level, voltage, channel_utilization,
+	air_util_tx, temperature, relative_humidity, barometric_pressure)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+
+func (b *batchStmts) telemetry(ctx context.Context, t *Telemetry) error {
+	st, err := b.prepared(ctx, &b.telSt, insertTelemetry)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, cleanText(t.Radio), int64(t.Node), ms(t.At), nullU32(t.BatteryLevel), nullF64(t.Voltage),
+		nullF64(t.ChannelUtilization), nullF64(t.AirUtilTx), nullF64(t.Temperature), nullF64(t.RelativeHumidity),
+		nullF64(t.BarometricPressure))
+	return err
+}
+
+// nullF64 stores a metric, or NULL; NaN and infinities, which no sensor
+// means, are NULL too.
+func nullF64(p *float64) any {
+	if p == nil || math.IsNaN(*p) || math.IsInf(*p, 0) {
+		return nil
+	}
+	return *p
 }
 
 func nullU32(p *uint32) any {
