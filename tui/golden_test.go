@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"image/color"
 	"regexp"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/meshgate/meshgate/auth"
 	"github.com/meshgate/meshgate/meshtastic/pb"
+	"github.com/meshgate/meshgate/store"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -194,6 +196,35 @@ func TestGoldenStyles(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 			golden.RequireEqual(t, u.styled()+"\n")
+		})
+	}
+}
+
+// The details pane draws the node's stored metrics of the last day as
+// sparklines, gaps where it sent nothing.
+func TestGoldenSparklines(t *testing.T) {
+	for _, size := range []struct{ w, h int }{{80, 24}, {160, 48}} {
+		t.Run(fmt.Sprintf("%dx%d", size.w, size.h), func(t *testing.T) {
+			fx := newFixture(t, fixtureOpts{frozen: true, store: true})
+			u := startUI(t, fx, uiOpts{w: size.w, h: size.h, bind: "base"})
+			u.connected()
+			var num uint32
+			u.do(func(m *Model) { num = m.nodes.list.items[1].Num })
+			f := func(v float64) *float64 { return &v }
+			for i := range 40 {
+				at := frozen().Add(-time.Duration(i) * 30 * time.Minute)
+				if i >= 10 && i < 16 {
+					continue // a gap: the node was off
+				}
+				bat := uint32(95 - i)
+				fx.db.AddTelemetry(store.Telemetry{Radio: "base", Node: num, At: at, BatteryLevel: &bat, Voltage: f(4.1 - float64(i)*0.01),
+					ChannelUtilization: f(5 + float64(i%7))})
+				fx.db.AddTelemetry(store.Telemetry{Radio: "base", Node: num, At: at.Add(time.Second), Temperature: f(12 + float64(i%12)),
+					RelativeHumidity: f(60 - float64(i%9))})
+			}
+			u.key("down", "enter")
+			u.waitText("last 24 h")
+			golden.RequireEqual(t, trimLines(u.settled()))
 		})
 	}
 }

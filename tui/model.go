@@ -216,6 +216,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.onBeaconSent(msg)
 	case historyMsg:
 		m.onHistory(msg)
+	case telemetryMsg:
+		m.onTelemetry(msg)
 	case mapTraceMsg:
 		m.onMapTrace(msg)
 	case FlashMsg:

@@ -2,10 +2,12 @@ package tui
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
 	"github.com/meshgate/meshgate/backend"
+	"github.com/meshgate/meshgate/chart"
 	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/radio"
@@ -73,6 +75,9 @@ func (m *Model) nodeDetail(v *radio.View, n *meshtastic.Node, w, h int) []string
 		tel = append(tel, "up "+short(secs(*n.Uptime)))
 	}
 	kv("telemetry", strings.Join(tel, " · "))
+	for _, l := range m.sparkLines(n, w-12) {
+		kv("", l)
+	}
 	keyInfo := "no public key (DMs use the channel key)"
 	if len(n.PublicKey) > 0 {
 		keyInfo = "public key known (DMs are end-to-end encrypted)"
@@ -142,4 +147,82 @@ func (m *Model) historyLines(n *meshtastic.Node) []string {
 		out = append(out, line)
 	}
 	return out
+}
+
+// sparkWindow is the span of the details pane's sparklines.
+const sparkWindow = 24 * time.Hour
+
+// sparkMetric is one sparkline of the details pane.
+type sparkMetric struct {
+	label  string
+	get    func(p backend.TelemetryPoint) (float64, bool)
+	format string // the last value
+}
+
+var sparkMetrics = []sparkMetric{
+	{"battery", func(p backend.TelemetryPoint) (float64, bool) {
+		if p.BatteryLevel == nil || *p.BatteryLevel > 100 { // 101: powered, no level
+			return 0, false
+		}
+		return float64(*p.BatteryLevel), true
+	}, "%.0f%%"},
+	{"voltage", func(p backend.TelemetryPoint) (float64, bool) { return val(p.Voltage) }, "%.2f V"},
+	{"ch util", func(p backend.TelemetryPoint) (float64, bool) { return val(p.ChannelUtilization) }, "%.1f%%"},
+	{"air tx", func(p backend.TelemetryPoint) (float64, bool) { return val(p.AirUtilTx) }, "%.1f%%"},
+	{"temp", func(p backend.TelemetryPoint) (float64, bool) { return val(p.Temperature) }, "%.1f °C"},
+	{"humidity", func(p backend.TelemetryPoint) (float64, bool) { return val(p.RelativeHumidity) }, "%.0f%%"},
+	{"pressure", func(p backend.TelemetryPoint) (float64, bool) { return val(p.BarometricPressure) }, "%.1f hPa"},
+}
+
+func val(p *float64) (float64, bool) {
+	if p == nil {
+		return 0, false
+	}
+	return *p, true
+}
+
+// sparkLines are the node's stored metrics over the last day, one
+// sparkline each with its range and last value; empty until loaded, and
+// for metrics the node never sent.
+func (m *Model) sparkLines(n *meshtastic.Node, w int) []string {
+	tl := &m.nodes.tel
+	if !tl.loaded || tl.node != n.Num || tl.radio != m.name || len(tl.series.Points) == 0 {
+		return nil
+	}
+	st, now := m.st, m.now()
+	out := []string{st.dim.Render("last 24 h, oldest left:")}
+	const labelW = 9
+	sw := max(8, min(48, w-labelW-26))
+	for _, sm := range sparkMetrics {
+		var samples []chart.Sample
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, p := range tl.series.Points {
+			if v, ok := sm.get(p); ok {
+				samples = append(samples, chart.Sample{At: p.Time, Value: v})
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
+			}
+		}
+		if len(samples) == 0 {
+			continue
+		}
+		line := chart.Sparkline(chart.Slots(samples, sw, now, sparkWindow), sw, 0, 0)
+		last := fmt.Sprintf(sm.format, samples[len(samples)-1].Value)
+		rng := ""
+		if hi > lo {
+			rng = st.dim.Render(" (" + trimNum(lo) + "–" + trimNum(hi) + ")")
+		}
+		out = append(out, fit(sm.label, labelW)+st.title.Render(line)+" "+last+rng)
+	}
+	if len(out) == 1 {
+		return nil
+	}
+	return out
+}
+
+// trimNum writes a range end briefly.
+func trimNum(v float64) string {
+	if v == math.Trunc(v) || math.Abs(v) >= 100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
 }

@@ -26,6 +26,18 @@ type nodesTab struct {
 	layoutW   int
 	layout    []colSpec
 	hist      traceHistory // the details pane's node's stored traceroutes
+	tel       telemetryHistory
+}
+
+// telemetryHistory is the details pane's node's stored metrics, for its
+// sparklines.
+type telemetryHistory struct {
+	radio  string
+	node   uint32
+	gen    int
+	loaded bool
+	none   bool // no database
+	series backend.TelemetrySeries
 }
 
 // traceHistory is the radio's stored traceroutes to one node, as the core
@@ -61,9 +73,9 @@ func (t *nodesTab) init() {
 }
 
 func (t *nodesTab) reset() {
-	search, hide, gen := t.search, t.list.hide, t.hist.gen
+	search, hide, gen, tgen := t.search, t.list.hide, t.hist.gen, t.tel.gen
 	*t = nodesTab{search: search}
-	t.hist.gen = gen + 1
+	t.hist.gen, t.tel.gen = gen+1, tgen+1
 	t.list.init()
 	t.list.hide = hide
 	t.search.Reset()
@@ -227,9 +239,46 @@ func (m *Model) loadHistory() tea.Cmd {
 	h.gen++
 	*h = traceHistory{radio: m.name, node: n.Num, gen: h.gen}
 	core, ctx, c, name, id, gen := m.core, m.ctx, m.caller, m.name, n.ID(), h.gen
-	return func() tea.Msg {
+	return tea.Batch(func() tea.Msg {
 		list, err := core.TraceHistory(ctx, c, name, id, historyLen)
 		return historyMsg{gen: gen, list: list, err: err}
+	}, m.loadTelemetry(n.Num))
+}
+
+// telemetryMsg carries the details pane's node's stored metrics.
+type telemetryMsg struct {
+	gen    int
+	series backend.TelemetrySeries
+	err    error
+}
+
+// loadTelemetry asks the core for a node's last day of metrics.
+func (m *Model) loadTelemetry(num uint32) tea.Cmd {
+	tl := &m.nodes.tel
+	if tl.none || (tl.node == num && tl.radio == m.name) {
+		return nil
+	}
+	tl.gen++
+	*tl = telemetryHistory{radio: m.name, node: num, gen: tl.gen}
+	core, ctx, c, name, id, gen := m.core, m.ctx, m.caller, m.name, meshtastic.NodeID(num), tl.gen
+	return func() tea.Msg {
+		s, err := core.Telemetry(ctx, c, backend.TelemetryQuery{Radio: name, Node: id, Since: sparkWindow})
+		return telemetryMsg{gen: gen, series: s, err: err}
+	}
+}
+
+func (m *Model) onTelemetry(msg telemetryMsg) {
+	tl := &m.nodes.tel
+	if msg.gen != tl.gen {
+		return
+	}
+	tl.loaded = true
+	if errors.Is(msg.err, backend.ErrUnavailable) {
+		tl.none = true
+	}
+	tl.series = msg.series
+	if m.on(&m.nodes) {
+		m.dirty |= dBody
 	}
 }
 
