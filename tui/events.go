@@ -70,6 +70,11 @@ func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 			d |= dStatus
 		}
 	}
+	if d&dBody != 0 && m.on(&m.nodes) {
+		// Rows held in place while the user moves get their new order
+		// when the hold ends.
+		return tea.Batch(m.later(d), m.thaw())
+	}
 	return m.later(d)
 }
 

@@ -15,6 +15,17 @@ import (
 // screen shows absolute times rather than ages, which would go stale on
 // a screen that is (deliberately) not redrawn while nothing happens.
 func clock(t, now time.Time, loc *time.Location) string {
+	return dayClock(t, now, loc, "Jan 02", "2006")
+}
+
+// exactTime is like clock but always to the second.
+func exactTime(t, now time.Time, loc *time.Location) string {
+	return dayClock(t, now, loc, "Jan 02 15:04:05", "2006-01-02 15:04:05")
+}
+
+// dayClock shows a time of today as a time of day, else in the layout for
+// this year (or the last 180 days), else in the layout for older times.
+func dayClock(t, now time.Time, loc *time.Location, recent, old string) string {
 	if t.IsZero() {
 		return "-"
 	}
@@ -25,9 +36,9 @@ func clock(t, now time.Time, loc *time.Location) string {
 		return t.Format("15:04:05")
 	}
 	if t.Year() == now.Year() || now.Sub(t) < 180*24*time.Hour {
-		return t.Format("Jan 02")
+		return t.Format(recent)
 	}
-	return t.Format("2006")
+	return t.Format(old)
 }
 
 // stamp is a full time for detail panes.

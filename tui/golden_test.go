@@ -42,7 +42,7 @@ func TestGolden(t *testing.T) {
 		{"nodes_filter_mqtt", 80, 24, true, 0, []step{keys("f", "f")}},
 		{"nodes_filter_nearby", 80, 24, true, 0, []step{keys("f", "f", "f")}},
 		{"nodes_search", 80, 24, true, 0, []step{keys("/"), typed("hana")}},
-		{"nodes_sort_snr", 120, 30, true, 0, []step{keys("s", "s", "s", "s", "s")}},
+		{"nodes_sort_snr", 120, 30, true, 0, []step{keys("s", "5")}},
 		{"chat_80x24", 80, 24, true, 0, []step{chatted}},
 		{"chat_160x48", 160, 48, true, 0, []step{chatted}},
 		{"chat_viewer", 80, 24, true, auth.Viewer, []step{keys("2")}},

@@ -96,7 +96,15 @@ func (m *Model) onWheel(ms tea.Mouse) tea.Cmd {
 
 // onClick switches tabs from the tab bar.
 func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
-	if ms.Button != tea.MouseLeft || ms.Y != 1 || m.screen != screenMain || m.dialog != nil {
+	if ms.Button != tea.MouseLeft || m.screen != screenMain || m.dialog != nil {
+		return nil
+	}
+	// The body starts on line 2; the node table's heading is its second line.
+	if ms.Y == 3 && m.on(&m.nodes) && !m.nodes.picking {
+		m.clickHeading(ms.X)
+		return nil
+	}
+	if ms.Y != 1 {
 		return nil
 	}
 	for t, end := range m.tabX {

@@ -63,7 +63,7 @@ func newKeys(n int) keys {
 		refresh: b("r", "refresh", "r"),
 
 		filter:  b("f", "filter: all / RF / MQTT / nearby", "f"),
-		sort:    b("s", "sort by next column", "s"),
+		sort:    b("s", "sort: then a column number (or click a heading)", "s"),
 		reverse: b("S", "reverse sort", "S"),
 		search:  b("/", "search", "/"),
 		detail:  b("enter", "details pane", "enter"),

@@ -66,7 +66,9 @@ func TestKeys(t *testing.T) {
 		{view: "Nodes", key: "f", press: []string{"f"}, check: func(m *Model) bool {
 			return m.nodes.list.filter == filterRF && len(m.nodes.list.items) > 0 && !m.nodes.list.items[0].ViaMQTT
 		}},
-		{view: "Nodes", key: "s", press: []string{"s"}, check: func(m *Model) bool { return m.nodes.list.sortBy == colVia && !m.nodes.list.desc }},
+		{view: "Nodes", key: "s", press: []string{"s", "1"}, check: func(m *Model) bool {
+			return m.nodes.list.sortBy == m.nodes.layout[0].col && !m.nodes.list.desc && !m.nodes.picking
+		}},
 		{view: "Nodes", key: "S", press: []string{"S"}, check: func(m *Model) bool { return m.nodes.list.sortBy == colHeard && !m.nodes.list.desc }},
 		{view: "Nodes", key: "/", press: []string{"/", "H", "a", "n", "a"}, check: func(m *Model) bool {
 			return m.nodes.searching && m.nodes.list.query == "hana" && len(m.nodes.list.items) == 2

@@ -90,7 +90,8 @@ type Model struct {
 	frameView      *radio.View // the view being rendered, read once per frame
 	renders        int         // frames built, for tests and measurements
 	parts          struct{ header, tabs, body, status string }
-	tabX           []int // where each tab label ends on the tab bar
+	inputAt        time.Time // the user last pressed a key or clicked
+	tabX           []int     // where each tab label ends on the tab bar
 	out            tea.View
 }
 
@@ -220,6 +221,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.onTelemetry(msg)
 	case mapTraceMsg:
 		m.onMapTrace(msg)
+	case thawMsg:
+		return m, m.onThaw()
+	case agesMsg:
+		return m, m.onAges()
 	case FlashMsg:
 		m.setFlash(msg.Text, msg.Bad)
 	}
@@ -239,7 +244,12 @@ func (m *Model) input(f func() tea.Cmd) tea.Cmd {
 		m.idle.warn = false // the key press reset the idle clock
 		m.dirty |= dStatus
 	}
-	return f()
+	m.inputAt = m.now()
+	cmd := f()
+	if tick := m.ageTick(); tick != nil {
+		return tea.Batch(cmd, tick)
+	}
+	return cmd
 }
 
 // later schedules a redraw of the parts radio events changed. This is the

@@ -17,7 +17,11 @@ import (
 func (m *Model) nodeDetail(v *radio.View, n *meshtastic.Node, w, h int) []string {
 	st := m.st
 	now := m.now()
-	out := []string{cut(" "+st.title.Render(clean(n.Name()))+" "+st.dim.Render("("+clean(n.ShortName)+") "+n.ID()), w)}
+	sub := n.ID()
+	if n.ShortName != "" && n.LongName != "" {
+		sub = "(" + clean(n.ShortName) + ") " + sub
+	}
+	out := []string{cut(" "+st.title.Render(clean(n.Name()))+" "+st.dim.Render(sub), w)}
 	// kv adds a labelled value, wrapped under itself when it is long.
 	kv := func(k, val string) {
 		for i, l := range wrap(val, max(10, w-12)) {
@@ -27,14 +31,15 @@ func (m *Model) nodeDetail(v *radio.View, n *meshtastic.Node, w, h int) []string
 			out = append(out, cut(st.dim.Render(fmt.Sprintf(" %-10s", k))+" "+l, w))
 		}
 	}
-	kv("hardware", n.HWModel.String()+" · "+n.Role.String())
+	kv("hardware", hardware(n)+" · "+n.Role.String())
 	heard := "never"
 	if !n.LastHeard.IsZero() {
 		age := "just now"
 		if now.Sub(n.LastHeard) >= 5*time.Second {
 			age = format.Age(now, n.LastHeard) + " ago"
 		}
-		heard = clock(n.LastHeard, now, m.loc) + " (" + age + ")"
+		// The table shows the age; here the exact time.
+		heard = exactTime(n.LastHeard, now, m.loc) + " (" + age + ")"
 	}
 	path := "RF"
 	if n.ViaMQTT {

@@ -2,8 +2,9 @@ package tui
 
 import (
 	"errors"
-	"slices"
+	"fmt"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
@@ -21,6 +22,10 @@ type nodesTab struct {
 	sel       uint32 // selected node; kept when the order changes
 	cur, top  int
 	detail    bool
+	picking   bool                           // the next key picks the sort column
+	movedAt   time.Time                      // the user last moved the cursor; the order holds a while after
+	thawing   bool                           // a timer will redraw when the hold ends
+	aging     bool                           // a timer will redraw the ages in HEARD
 	rows      map[*meshtastic.Node]cachedRow // rendered rows on screen
 	spare     map[*meshtastic.Node]cachedRow // the previous frame's map, reused
 	layoutW   int
@@ -54,10 +59,72 @@ type traceHistory struct {
 
 // cachedRow is a rendered table row. Nodes in a View never change (a
 // change publishes a new node), so a row stays valid for its node pointer
-// until the day changes (times of earlier days show as dates).
+// while its age reads the same.
 type cachedRow struct {
-	day  int
-	line string
+	heard string
+	line  string
+}
+
+// holdOrder is how long the order stays put after the cursor moved: rows
+// must not jump under a user who is choosing one.
+const holdOrder = 5 * time.Second
+
+// held reports whether the order is held at now: the cursor moved
+// recently and nothing asked for a new order (filter, search, sort).
+func (t *nodesTab) held(now time.Time) bool {
+	return !t.list.full && t.list.base != nil && !t.movedAt.IsZero() && now.Sub(t.movedAt) < holdOrder
+}
+
+// thawMsg ends an order hold.
+type thawMsg struct{}
+
+// thaw schedules one redraw for when the hold ends, if a change waits.
+func (m *Model) thaw() tea.Cmd {
+	t := &m.nodes
+	if t.thawing || !t.held(m.now()) || len(t.list.changed) == 0 {
+		return nil
+	}
+	t.thawing = true
+	return after(m.ctx, holdOrder-m.now().Sub(t.movedAt), thawMsg{})
+}
+
+func (m *Model) onThaw() tea.Cmd {
+	m.nodes.thawing = false
+	if m.on(&m.nodes) {
+		m.dirty |= dBody
+	}
+	return m.thaw() // moved again meanwhile: wait for that hold
+}
+
+// Ages in HEARD go stale on a screen that is not redrawn. While someone
+// uses the session they are redrawn every ageEvery; a session left alone
+// for watchWindow stops (idle sessions write nothing) and says how old
+// its ages are instead.
+const (
+	ageEvery    = 5 * time.Second
+	watchWindow = 2 * time.Minute
+)
+
+// agesMsg redraws the ages.
+type agesMsg struct{}
+
+// ageTick keeps the ages current while the Nodes tab is in front of a
+// user who touched a key lately.
+func (m *Model) ageTick() tea.Cmd {
+	t := &m.nodes
+	if t.aging || !m.on(t) || m.now().Sub(m.inputAt) >= watchWindow {
+		return nil
+	}
+	t.aging = true
+	return after(m.ctx, ageEvery, agesMsg{})
+}
+
+func (m *Model) onAges() tea.Cmd {
+	m.nodes.aging = false
+	if m.on(&m.nodes) {
+		m.dirty |= dBody
+	}
+	return m.ageTick()
 }
 
 // colSpec is a column's place in the table.
@@ -106,17 +173,62 @@ func (t *nodesTab) locate() {
 	t.sel = t.list.items[t.cur].Num
 }
 
-// nextColumn is the column after the sorted one, among those on screen.
-func (t *nodesTab) nextColumn() column {
-	cols := make([]column, 0, len(t.layout))
+// sortBy sorts by c; picking the sorted column again reverses it.
+func (t *nodesTab) sortBy(c column) {
+	if c == t.list.sortBy {
+		t.list.desc = !t.list.desc
+	} else {
+		t.list.sortBy = c
+		// Numbers and times read best largest or newest first.
+		switch c {
+		case colHeard, colSNR, colRSSI, colBattery:
+			t.list.desc = true
+		default:
+			t.list.desc = false
+		}
+	}
+	t.list.full = true
+}
+
+// pickKey reads the column to sort by: its number in the heading.
+func (m *Model) pickKey(msg tea.KeyPressMsg) tea.Cmd {
+	t := &m.nodes
+	t.picking = false
+	m.dirty |= dBody | dStatus
+	k := msg.String()
+	if len(k) == 1 && k[0] >= '1' && k[0] <= '9' {
+		if i := int(k[0] - '1'); i < len(t.layout) {
+			t.sortBy(t.layout[i].col)
+		}
+	}
+	return nil
+}
+
+// pickHint lists the columns to sort by, numbered as the heading shows them.
+func (t *nodesTab) pickHint() string {
+	var b strings.Builder
+	b.WriteString("sort by:")
+	for i, s := range t.layout {
+		if i < 9 {
+			fmt.Fprintf(&b, " %d %s", i+1, s.col)
+		}
+	}
+	b.WriteString(" · again reverses · esc cancel")
+	return b.String()
+}
+
+// clickHeading sorts by the column under x on the heading row.
+func (m *Model) clickHeading(x int) {
+	t := &m.nodes
+	end := 1
 	for _, s := range t.layout {
-		cols = append(cols, s.col)
+		end += s.w + 1
+		if x < end {
+			t.sortBy(s.col)
+			m.dirty |= dBody
+			return
+		}
 	}
-	if len(cols) == 0 {
-		return (t.list.sortBy + 1) % colCount
-	}
-	i := slices.Index(cols, t.list.sortBy)
-	return cols[(i+1)%len(cols)]
 }
 
 func (t *nodesTab) move(n int) {
@@ -138,6 +250,9 @@ func (t *nodesTab) selected() *meshtastic.Node {
 func (m *Model) nodesKey(msg tea.KeyPressMsg) tea.Cmd {
 	k, t := m.keys, &m.nodes
 	m.dirty |= dBody
+	if key.Matches(msg, k.up, k.down, k.pgUp, k.pgDown, k.home, k.end) {
+		t.movedAt = m.now()
+	}
 	switch {
 	case key.Matches(msg, k.up):
 		t.move(-1)
@@ -155,15 +270,8 @@ func (m *Model) nodesKey(msg tea.KeyPressMsg) tea.Cmd {
 		t.list.filter = (t.list.filter + 1) % filterCount
 		t.list.full = true
 	case key.Matches(msg, k.sort):
-		t.list.sortBy = t.nextColumn()
-		// Numbers and times read best largest or newest first.
-		switch t.list.sortBy {
-		case colHeard, colSNR, colRSSI, colBattery:
-			t.list.desc = true
-		default:
-			t.list.desc = false
-		}
-		t.list.full = true
+		t.picking = true
+		m.dirty |= dStatus
 	case key.Matches(msg, k.reverse):
 		t.list.desc = !t.list.desc
 		t.list.full = true
@@ -319,6 +427,9 @@ func (t *nodesTab) help(k *keys) []paneKey {
 }
 
 func (t *nodesTab) hints(m *Model) string {
+	if t.picking {
+		return t.pickHint()
+	}
 	if t.searching {
 		return "type to search · enter keep · esc clear"
 	}
@@ -326,6 +437,9 @@ func (t *nodesTab) hints(m *Model) string {
 }
 
 func (t *nodesTab) key(m *Model, msg tea.KeyPressMsg) tea.Cmd {
+	if t.picking {
+		return m.pickKey(msg)
+	}
 	if t.searching {
 		return m.nodesSearchKey(msg)
 	}
@@ -334,11 +448,19 @@ func (t *nodesTab) key(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 
 func (t *nodesTab) view(m *Model, w, h int) []string { return m.nodesView(w, h) }
 
-func (t *nodesTab) typing() bool                { return t.searching }
+// The sort picker takes the next key too, as a text field would: its
+// digits must not switch tabs.
+func (t *nodesTab) typing() bool                { return t.searching || t.picking }
 func (t *nodesTab) textField() *textinput.Model { return &t.search }
-func (t *nodesTab) edited(*Model)               { t.setQuery(t.search.Value()) }
+
+func (t *nodesTab) edited(*Model) {
+	if t.searching {
+		t.setQuery(t.search.Value())
+	}
+}
 
 func (t *nodesTab) scroll(m *Model, n int) tea.Cmd {
+	t.movedAt = m.now()
 	t.move(n)
 	return m.loadHistory()
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/radio"
@@ -14,7 +16,7 @@ import (
 // important numbers go first.
 func layoutFor(w int) []colSpec {
 	specs := []colSpec{{colShort, 4, false}, {colLong, 0, false}, {colID, 9, false}, {colHops, 4, true},
-		{colSNR, 6, true}, {colRSSI, 5, true}, {colBattery, 4, true}, {colHeard, 8, true}, {colVia, 4, false}}
+		{colSNR, 6, true}, {colRSSI, 5, true}, {colBattery, 4, true}, {colHeard, 6, true}, {colVia, 4, false}}
 	if w >= 120 {
 		specs = append(specs, colSpec{colHW, 24, false})
 	}
@@ -63,7 +65,14 @@ func tableWidth(specs []colSpec) int {
 func (m *Model) nodesView(w, h int) []string {
 	t, st := &m.nodes, m.st
 	v := m.view()
-	if t.list.sync(v) {
+	now := m.now()
+	// While the user moves through the list its order holds (rows must
+	// not jump under the cursor); the changes wait and are counted.
+	waiting := 0
+	if t.held(now) {
+		waiting = len(t.list.changed)
+		v = t.list.base
+	} else if t.list.sync(v) {
 		t.locate()
 	}
 	var detail []string
@@ -90,8 +99,14 @@ func (m *Model) nodesView(w, h int) []string {
 
 	info := fmt.Sprintf(" %d of %d nodes · filter: %s · sort: %s %s", len(t.list.items), len(v.Nodes),
 		t.list.filter, strings.ToLower(t.list.sortBy.String()), arrow(t.list.desc)) + hiddenNote(m.hiddenNodes(v))
+	if waiting > 0 {
+		info += fmt.Sprintf(" · %d updated, order held", waiting)
+	}
 	if t.list.query != "" {
 		info += " · search: " + clean(t.list.query)
+	}
+	if !t.aging {
+		info += " · ages as of " + now.In(m.loc).Format("15:04:05")
 	}
 	out := []string{st.dim.Render(cut(info, tableW))}
 	if t.searching {
@@ -100,14 +115,11 @@ func (m *Model) nodesView(w, h int) []string {
 	out = append(out, st.colHead.Render(fit(m.nodeHeading(), tableW)))
 	rows := tableH - 2
 	t.top = scrollWindow(t.top, t.cur, rows, len(t.list.items))
-	now := m.now()
-	y, yd := now.In(m.loc).Year(), now.In(m.loc).YearDay()
-	day := y*1000 + yd
 	heard := func(n *meshtastic.Node) string {
 		if n.Num == v.MyNodeNum {
 			return ""
 		}
-		return clock(n.LastHeard, now, m.loc)
+		return format.Age(now, n.LastHeard)
 	}
 	seen := t.spare
 	if seen == nil {
@@ -121,8 +133,8 @@ func (m *Model) nodesView(w, h int) []string {
 			continue
 		}
 		r, ok := t.rows[n]
-		if !ok || r.day != day {
-			r = cachedRow{day: day, line: m.nodeRow(v, n, heard(n), false)}
+		if h := heard(n); !ok || r.heard != h {
+			r = cachedRow{heard: h, line: m.nodeRow(v, n, h, false)}
 		}
 		seen[n] = r
 		out = append(out, r.line)
@@ -150,8 +162,13 @@ func (m *Model) nodeHeading() string {
 	b.WriteString(" ")
 	for _, s := range m.nodes.layout {
 		name := s.col.String()
+		if m.nodes.picking {
+			// The sort picker numbers the columns.
+			name = cut(fmt.Sprintf("%d %s", colIndex(m.nodes.layout, s.col)+1, name), s.w)
+		}
 		if s.col == m.nodes.list.sortBy {
-			name += arrow(m.nodes.list.desc)
+			// The arrow stays when the column is narrow: the name gives way.
+			name = ansi.Truncate(name, s.w-1, "") + arrow(m.nodes.list.desc)
 		}
 		b.WriteByte(' ')
 		if s.right {
@@ -179,8 +196,14 @@ func (m *Model) nodeRow(v *radio.View, n *meshtastic.Node, heard string, selecte
 		switch s.col {
 		case colShort:
 			cell = clean(n.ShortName)
+			if cell == "" {
+				cell = n.ID()[5:] // as the firmware names a node it knows nothing of
+			}
 		case colLong:
 			cell = clean(n.LongName)
+			if cell == "" && n.ShortName == "" {
+				cell = "unknown (no node info yet)"
+			}
 		case colID:
 			cell = n.ID()
 		case colHops:
@@ -224,19 +247,46 @@ func (m *Model) nodeRow(v *radio.View, n *meshtastic.Node, heard string, selecte
 				cell = "RF"
 			}
 		case colHW:
-			cell = n.HWModel.String()
+			cell = hardware(n)
 		case colRole:
 			cell = n.Role.String()
 		}
 		if s.right {
-			b.WriteString(right(cell, s.w))
+			cell = right(cell, s.w)
 		} else {
-			b.WriteString(fit(cell, s.w))
+			cell = fit(cell, s.w)
 		}
+		// Signal and battery graded by colour (the number stays).
+		switch {
+		case selected || self:
+		case s.col == colSNR:
+			cell = m.st.snrGrade(n.SNR).Render(cell)
+		case s.col == colBattery && n.BatteryLevel != nil:
+			cell = m.st.batteryGrade(*n.BatteryLevel).Render(cell)
+		}
+		b.WriteString(cell)
 	}
 	line := b.String()
 	if selected {
 		return fit(line, m.nodes.layoutW)
 	}
 	return line
+}
+
+// colIndex is c's place in the layout.
+func colIndex(layout []colSpec, c column) int {
+	for i, s := range layout {
+		if s.col == c {
+			return i
+		}
+	}
+	return 0
+}
+
+// hardware names a node's hardware, "unknown" before its node info came.
+func hardware(n *meshtastic.Node) string {
+	if n.HWModel == 0 {
+		return "unknown"
+	}
+	return n.HWModel.String()
 }
