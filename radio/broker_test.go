@@ -226,6 +226,41 @@ func TestTracerouteQueuePacing(t *testing.T) {
 	}
 }
 
+// A traceroute on an idle queue runs at once, and its position says so:
+// the last position a request hears while running is "now", never a
+// start one pace away.
+func TestTracerouteIdleQueueStartsNow(t *testing.T) {
+	r, addr := simRadio(t, sim.Config{Seed: 4, Nodes: 6, Limits: sim.RateLimits{Traceroute: -1}})
+	pace := time.Hour // a wrong ETA would be far in the future
+	b := startBroker(t, addr, Config{TracePace: pace, TraceTimeout: 3 * time.Second})
+	sub := b.Subscribe("u")
+	defer sub.Close()
+	waitState(t, b, Connected, 5*time.Second)
+	var target uint32
+	for _, n := range r.Nodes() {
+		if n.GetNum() != r.MyNodeNum() && !n.GetViaMqtt() {
+			target = n.GetNum()
+		}
+	}
+	var mu sync.Mutex
+	var seen []Position
+	_, err := b.Traceroute(context.Background(), target, meshtastic.TraceOptions{}, func(p Position) {
+		mu.Lock()
+		seen = append(seen, p)
+		mu.Unlock()
+	})
+	if err != nil && !errors.Is(err, meshtastic.ErrNoResponse) {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range seen {
+		if p.Ahead != 0 || time.Until(p.ETA) > time.Minute {
+			t.Fatalf("an idle queue's traceroute was told it starts later: %+v", seen)
+		}
+	}
+}
+
 func TestSendTextTracksDelivery(t *testing.T) {
 	r, addr := simRadio(t, sim.Config{Seed: 5, Nodes: 6, Limits: sim.RateLimits{Text: -1}})
 	b := startBroker(t, addr, Config{TextPace: 10 * time.Millisecond})

@@ -302,9 +302,19 @@ func (tq *traceQueue) notify() {
 		p Position
 	}
 	var ups []upd
+	waiting := 0 // requests not yet sent ahead of this one
 	for i, r := range tq.q {
+		p := Position{Ahead: i, ETA: next.Add(time.Duration(waiting) * pace)}
+		if r.started {
+			// Running: it started when it was sent. (Counting it as
+			// waiting told a user on an idle queue to wait one pace for
+			// a traceroute that was already out.)
+			p = Position{Ahead: 0, ETA: r.sentAt}
+		} else {
+			waiting++
+		}
 		if r.onPos != nil {
-			ups = append(ups, upd{r.onPos, Position{Ahead: i, ETA: next.Add(time.Duration(i) * pace)}})
+			ups = append(ups, upd{r.onPos, p})
 		}
 	}
 	tq.mu.Unlock()
