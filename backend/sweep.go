@@ -132,7 +132,7 @@ func (b *Backend) Sweep(ctx context.Context, c Caller, r SweepRequest) (SweepSum
 		asked := b.now()
 		route, terr := br.Traceroute(rctx, res.Node, meshtastic.TraceOptions{}, onPos)
 		if ctx.Err() != nil {
-			break // cancelled: this node stays pending
+			break // cancelled: this node and the rest are marked below
 		}
 		res.At, res.Route, res.Err = b.now(), route, terr
 		t := TraceOf(br.Name(), res.Node, asked, route, terr)
@@ -159,6 +159,11 @@ func (b *Backend) Sweep(ctx context.Context, c Caller, r SweepRequest) (SweepSum
 		}
 	}
 	st.Running, st.Cancelled, st.Finished = false, ctx.Err() != nil, b.now()
+	if st.Cancelled {
+		for i := st.Done; i < len(st.Results); i++ {
+			st.Results[i].Outcome = sessions.SweepCancelled
+		}
+	}
 	publish()
 	sum.Cancelled = st.Cancelled
 	sum.Seconds = st.Finished.Sub(start).Seconds()

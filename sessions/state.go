@@ -14,6 +14,9 @@ import (
 type LoggedPacket struct {
 	At     time.Time
 	Packet *pb.MeshPacket
+	// Outgoing: the gateway sent it (a user's text or traceroute, a
+	// responder's reply, a virtual node's app), rather than heard it.
+	Outgoing bool
 }
 
 // traceLimit bounds the traceroute results a session keeps. At the radio's
@@ -34,10 +37,11 @@ type SweepOutcome uint8
 
 // Sweep outcomes.
 const (
-	SweepPending  SweepOutcome = iota // not traced yet
-	SweepComplete                     // a route came back
-	SweepTimeout                      // the node did not answer
-	SweepError                        // the traceroute failed otherwise (Err says why)
+	SweepPending   SweepOutcome = iota // not traced yet
+	SweepComplete                      // a route came back
+	SweepTimeout                       // the node did not answer
+	SweepError                         // the traceroute failed otherwise (Err says why)
+	SweepCancelled                     // the sweep was stopped before this node
 )
 
 func (o SweepOutcome) String() string {
@@ -50,6 +54,8 @@ func (o SweepOutcome) String() string {
 		return "timeout"
 	case SweepError:
 		return "error"
+	case SweepCancelled:
+		return "cancelled"
 	}
 	return "unknown"
 }
