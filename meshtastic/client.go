@@ -62,6 +62,10 @@ type Options struct {
 	// WakeDelay is the pause after the 32 wake-up bytes. Default 100 ms;
 	// negative for none (a simulated radio needs no waking).
 	WakeDelay time.Duration
+	// Sent, when set, is called with each mesh packet written to the radio
+	// (after its id and from are filled in), on the sender's goroutine. It
+	// must not block or modify the packet.
+	Sent func(*pb.MeshPacket)
 	// Logger receives protocol diagnostics. Default: discard.
 	Logger *slog.Logger
 	// Nonce picks handshake nonces; default random, never 0, 69420, 69421.

@@ -102,6 +102,9 @@ func (c *Client) Send(p *pb.MeshPacket, reply pb.PortNum) (uint32, error) {
 		c.mu.Unlock()
 		return 0, fmt.Errorf("%w: %w", ErrClosed, err)
 	}
+	if c.opts.Sent != nil {
+		c.opts.Sent(p)
+	}
 	return pd.id, nil
 }
 

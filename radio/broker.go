@@ -18,7 +18,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/meshgate/meshgate/meshtastic"
+	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/meshtastic/transport"
 	"github.com/meshgate/meshgate/store"
 )
@@ -525,8 +528,26 @@ func (b *Broker) connect(ctx context.Context) (*meshtastic.Client, transport.Kin
 	opts := b.cfg.Client
 	opts.Logger = b.log
 	opts.OnFrame = b.onFrame
+	opts.Sent = b.sent
 	c, err := meshtastic.Connect(dctx, conn, opts)
 	return c, kind, err
+}
+
+// sent shows the packets the gateway sends over the mesh to every user of
+// the radio (the packet logs mark them outgoing). Admin packets to our own
+// node never leave the radio and are left out.
+func (b *Broker) sent(p *pb.MeshPacket) {
+	var my uint32
+	b.mu.Lock()
+	if b.view != nil {
+		my = b.view.MyNodeNum
+	}
+	b.mu.Unlock()
+	if my == 0 || p.GetTo() == my {
+		return
+	}
+	now := b.cfg.Now()
+	b.publish(&Event{Kind: EvSent, At: now, Packet: &Packet{At: now, P: proto.Clone(p).(*pb.MeshPacket)}})
 }
 
 // serve runs one connected client: it folds events into the shared state

@@ -19,6 +19,7 @@ const (
 	EvStatus                        // Status: the link changed state
 	EvConfig                        // the radio's configuration changed; see View
 	EvAnnounce                      // Text: something every user of the radio should know
+	EvSent                          // Packet: a packet the gateway sent to another node
 )
 
 // Event is shared by all subscribers; nobody may modify it.

@@ -180,6 +180,19 @@ func (s *Session) Observe(p *pb.MeshPacket, at time.Time) {
 	s.mu.Unlock()
 }
 
+// ObserveSent records a packet the gateway sent at at: it goes into the
+// packet log marked outgoing, and counts as nothing heard.
+func (s *Session) ObserveSent(p *pb.MeshPacket, at time.Time) {
+	if p == nil {
+		return
+	}
+	s.mu.Lock()
+	if !s.closed {
+		s.packets.Push(LoggedPacket{At: at, Packet: p, Outgoing: true})
+	}
+	s.mu.Unlock()
+}
+
 // Packets returns the packet log, oldest first: the session's own view of
 // the radio since it bound, up to the configured capacity.
 func (s *Session) Packets() []LoggedPacket {

@@ -137,13 +137,13 @@ func (m *Model) deviceView(w, h int) []string {
 	if l := snap.LoRa(); l != nil {
 		out = append(out, "", " "+st.title.Render("LoRa")+st.dim.Render(fmt.Sprintf(" · region %s · preset %s · hop limit %d",
 			l.GetRegion(), enumName(l.GetModemPreset().String()), l.GetHopLimit())))
-		for _, f := range fields(l) {
+		for _, f := range fields(l, nil) {
 			kv(f.name, f.value)
 		}
 	}
 	if d := snap.Device(); d != nil {
 		out = append(out, "", " "+st.title.Render("Device"))
-		for _, f := range fields(d) {
+		for _, f := range fields(d, nil) {
 			kv(f.name, f.value)
 		}
 	}

@@ -33,6 +33,11 @@ func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 			if shows(&m.mqtt) {
 				d |= dBody
 			}
+		case radio.EvSent:
+			m.pkts.arrived++
+			if shows(&m.pkts) && !m.pkts.paused {
+				d |= dBody
+			}
 		case radio.EvNode:
 			m.nodes.list.touched(ev.Node.Num)
 			if shows(&m.nodes) || shows(m.mapPane()) {

@@ -4,10 +4,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 )
 
@@ -26,16 +28,45 @@ func secret(name protoreflect.Name) bool {
 // fields lists every populated field of msg in declaration order. It walks
 // the message by reflection rather than printing JSON: the JSON encoder
 // varies its spacing on purpose, and a terminal wants one field a line.
-func fields(msg proto.Message) []field {
+// name, when set, names node numbers ("Jun's Solar").
+func fields(msg proto.Message, name func(uint32) string) []field {
 	if msg == nil {
 		return nil
 	}
-	var out []field
-	walk(msg.ProtoReflect(), "", &out)
-	return out
+	w := walker{name: name}
+	w.walk(msg.ProtoReflect(), "")
+	return w.out
 }
 
-func walk(m protoreflect.Message, prefix string, out *[]field) {
+// A number means what its field says: the schemas carry node numbers,
+// the last byte of one, packet ids and Unix times all as plain integers.
+type meaning int
+
+const (
+	plain    meaning = iota
+	nodeNum          // a node number, shown as its !id
+	nodeByte         // the last byte of a node number (relay_node, next_hop)
+	packetID         // a packet id (id, request_id, reply_id)
+	unixTime         // seconds since 1970 (rx_time, time, expire)
+)
+
+// meanings are the integer fields whose numbers mean more than a count,
+// by field name, as the Meshtastic schemas use them.
+var meanings = map[protoreflect.Name]meaning{
+	"from": nodeNum, "to": nodeNum, "dest": nodeNum, "source": nodeNum, "node_id": nodeNum,
+	"node_num": nodeNum, "num": nodeNum, "route": nodeNum, "route_back": nodeNum, "locked_to": nodeNum,
+	"last_sent_by_id": nodeNum,
+	"relay_node":      nodeByte, "next_hop": nodeByte,
+	"id": packetID, "request_id": packetID, "reply_id": packetID,
+	"rx_time": unixTime, "time": unixTime, "timestamp": unixTime, "expire": unixTime, "last_heard": unixTime,
+}
+
+type walker struct {
+	name func(uint32) string
+	out  []field
+}
+
+func (w *walker) walk(m protoreflect.Message, prefix string) {
 	fds := m.Descriptor().Fields()
 	for i := range fds.Len() {
 		fd := fds.Get(i)
@@ -46,28 +77,32 @@ func walk(m protoreflect.Message, prefix string, out *[]field) {
 		v := m.Get(fd)
 		switch {
 		case secret(fd.Name()):
-			*out = append(*out, field{name, "(hidden)"})
+			w.out = append(w.out, field{name, "(hidden)"})
 		case fd.IsList():
 			l := v.List()
 			for j := range l.Len() {
 				item := fmt.Sprintf("%s[%d]", name, j)
 				if fd.Kind() == protoreflect.MessageKind {
-					walk(l.Get(j).Message(), item+".", out)
+					w.walk(l.Get(j).Message(), item+".")
 				} else {
-					*out = append(*out, field{item, scalar(fd, l.Get(j))})
+					w.out = append(w.out, field{item, w.scalar(fd, l.Get(j))})
 				}
 			}
 		case fd.IsMap():
-			*out = append(*out, field{name, fmt.Sprintf("(%d entries)", v.Map().Len())})
+			w.out = append(w.out, field{name, fmt.Sprintf("(%d entries)", v.Map().Len())})
 		case fd.Kind() == protoreflect.MessageKind || fd.Kind() == protoreflect.GroupKind:
-			walk(v.Message(), name+".", out)
+			w.walk(v.Message(), name+".")
 		default:
-			*out = append(*out, field{name, scalar(fd, v)})
+			w.out = append(w.out, field{name, w.scalar(fd, v)})
 		}
 	}
 }
 
-func scalar(fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
+func (w *walker) scalar(fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
+	switch fd.Kind() {
+	case protoreflect.Fixed32Kind, protoreflect.Uint32Kind:
+		return w.number(meanings[fd.Name()], uint32(v.Uint()))
+	}
 	switch fd.Kind() {
 	case protoreflect.EnumKind:
 		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
@@ -85,11 +120,34 @@ func scalar(fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
 		return strconv.Quote(clean(v.String()))
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
 		return strconv.FormatFloat(v.Float(), 'g', -1, 64)
-	case protoreflect.Fixed32Kind:
-		// Node numbers travel as fixed32: show them the way users know them.
-		return fmt.Sprintf("%d (!%08x)", v.Uint(), v.Uint())
 	}
 	return v.String()
+}
+
+// number shows an unsigned integer as what it means.
+func (w *walker) number(what meaning, n uint32) string {
+	switch what {
+	case nodeNum:
+		switch {
+		case n == meshtastic.Broadcast:
+			return "!ffffffff (broadcast)"
+		case w.name != nil:
+			if s := w.name(n); s != "" {
+				return meshtastic.NodeID(n) + " (" + clean(s) + ")"
+			}
+		}
+		return meshtastic.NodeID(n)
+	case nodeByte:
+		return fmt.Sprintf("0x%02x (last byte of a node number)", n)
+	case packetID:
+		return fmt.Sprintf("%#08x", n)
+	case unixTime:
+		if n == 0 {
+			return "0"
+		}
+		return time.Unix(int64(n), 0).UTC().Format("2006-01-02 15:04:05 UTC") + " (" + strconv.FormatUint(uint64(n), 10) + ")"
+	}
+	return strconv.FormatUint(uint64(n), 10)
 }
 
 // payloadOf decodes a packet's payload for the ports that carry a

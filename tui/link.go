@@ -18,6 +18,7 @@ type Binding interface {
 	ID() string
 	Bind(radio string)
 	Observe(p *pb.MeshPacket, at time.Time)
+	ObserveSent(p *pb.MeshPacket, at time.Time)
 	Recall(p *pb.MeshPacket, at time.Time)
 	AddDrops(n uint64)
 }
@@ -178,8 +179,12 @@ func (l *Link) observe(sub *radio.Subscription, batch []*radio.Event) bool {
 		return false
 	}
 	for _, ev := range batch {
-		if ev.Kind == radio.EvPacket && ev.Packet != nil {
+		switch {
+		case ev.Packet == nil:
+		case ev.Kind == radio.EvPacket:
 			l.rec.Observe(ev.Packet.P, ev.Packet.At)
+		case ev.Kind == radio.EvSent:
+			l.rec.ObserveSent(ev.Packet.P, ev.Packet.At)
 		}
 	}
 	return true

@@ -265,7 +265,11 @@ func (m *Model) packetRow(lp sessions.LoggedPacket, selected bool) string {
 		hops = fmt.Sprint(h)
 	}
 	via := "RF"
+	summary := clean(radio.Summary(pk))
 	switch {
+	case lp.Outgoing:
+		// Our own transmissions, told apart from what the radio heard.
+		via, hops, summary = "sent", "-", "→ "+summary
 	case radio.ViaMQTT(pk):
 		via = "MQTT"
 	case pk.GetFrom() == v.MyNodeNum:
@@ -277,7 +281,7 @@ func (m *Model) packetRow(lp sessions.LoggedPacket, selected bool) string {
 	}
 	line := mark + " " + fit(clock(lp.At, m.now(), m.loc), pktTimeW) + " " + fit(shortName(v, pk.GetFrom()), pktNodeW) + " " +
 		fit(shortName(v, pk.GetTo()), pktNodeW) + " " + fit(radio.PortName(pk), pktPortW) + " " +
-		fit(clean(radio.Summary(pk)), sumW) + " " + right(sig, pktSigW) + " " + right(hops, pktHopsW) + " " + fit(via, pktViaW)
+		fit(summary, sumW) + " " + right(sig, pktSigW) + " " + right(hops, pktHopsW) + " " + fit(via, pktViaW)
 	return cut(line, w) // narrow windows lose the right-hand columns
 }
 
@@ -360,6 +364,9 @@ func (m *Model) inspectView(lp sessions.LoggedPacket, w, h int) []string {
 		"",
 		st.bold.Render(" MeshPacket"),
 	}
+	if lp.Outgoing {
+		body[2] = " sent by this gateway · " + clean(radio.Summary(pk))
+	}
 	kv := func(fs []field) {
 		nw := 0
 		for _, f := range fs {
@@ -370,11 +377,21 @@ func (m *Model) inspectView(lp sessions.LoggedPacket, w, h int) []string {
 			body = append(body, "  "+st.dim.Render(fit(f.name, nw))+"  "+f.value)
 		}
 	}
-	kv(fields(pk))
+	// Node numbers in the fields are named when the radio knows them.
+	name := func(num uint32) string {
+		if v == nil {
+			return ""
+		}
+		if n, ok := v.Nodes[num]; ok && (n.LongName != "" || n.ShortName != "") {
+			return n.Name()
+		}
+		return ""
+	}
+	kv(fields(pk, name))
 	if d := pk.GetDecoded(); d != nil {
 		if pl := payloadOf(d); pl != nil {
 			body = append(body, "", st.bold.Render(" "+radio.PortName(pk)+" payload ("+string(pl.ProtoReflect().Descriptor().Name())+")"))
-			kv(fields(pl))
+			kv(fields(pl, name))
 		} else if d.GetPortnum() == pb.PortNum_TEXT_MESSAGE_APP {
 			body = append(body, "", st.bold.Render(" text"), "  "+clean(string(d.GetPayload())))
 		}
