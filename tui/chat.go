@@ -45,7 +45,10 @@ type chatTab struct {
 	sel       int // selected message in the current conversation; -1: none
 	input     textinput.Model
 	composing bool
-	replyTo   *radio.Message
+	// addressing: the user is typing who a new direct message goes to.
+	addressing bool
+	to         textinput.Model
+	replyTo    *radio.Message
 	// sending: the core has the last text and the radio has not taken it
 	// yet (the text rate limit is shared by everyone on the radio).
 	sending   bool
@@ -61,6 +64,8 @@ type chatTab struct {
 
 func (c *chatTab) init() {
 	c.input = newInput("> ", 400)
+	c.to = newInput("DM to: ", 40)
+	c.to.Placeholder = "a node's name, the start of one, or !id"
 	c.reset()
 }
 
@@ -274,6 +279,14 @@ func (m *Model) chatKey(msg tea.KeyPressMsg) tea.Cmd {
 		c.sel = -1
 	case key.Matches(msg, k.compose):
 		return m.startCompose()
+	case key.Matches(msg, k.newDM):
+		if !m.allowed(backend.OpSend) {
+			return nil
+		}
+		c.addressing = true
+		c.to.Reset()
+		m.dirty |= dStatus
+		return c.to.Focus()
 	case key.Matches(msg, k.reply):
 		cv := c.convs[c.cur]
 		if cv == nil || len(cv.msgs) == 0 {
@@ -410,17 +423,59 @@ func (c *chatTab) name() string { return "Chat" }
 
 func (c *chatTab) help(k *keys) []paneKey {
 	return append(keysOf(k.prevConv, k.nextConv, k.up, k.down, k.end),
-		paneKey{k.compose, backend.OpSend}, paneKey{k.reply, backend.OpSend}, paneKey{k.send, backend.OpSend})
+		paneKey{k.compose, backend.OpSend}, paneKey{k.reply, backend.OpSend}, paneKey{k.newDM, backend.OpSend},
+		paneKey{k.send, backend.OpSend})
+}
+
+// addressKey reads who a new direct message goes to, resolved by the
+// core as the exec commands resolve --to.
+func (m *Model) addressKey(msg tea.KeyPressMsg) tea.Cmd {
+	c := &m.chat
+	m.dirty |= dBody
+	switch msg.String() {
+	case "esc":
+		c.addressing = false
+		c.to.Blur()
+		m.dirty |= dStatus
+		return nil
+	case "enter":
+		v := m.view()
+		num, err := backend.ResolveNode(v, c.to.Value())
+		switch {
+		case err != nil:
+			m.setFlash(err.Error(), true)
+			return nil
+		case num == meshtastic.Broadcast:
+			m.setFlash("a direct message goes to one node (the channels are for everyone)", true)
+			return nil
+		case v != nil && num == v.MyNodeNum:
+			m.setFlash("that is this radio's own node", true)
+			return nil
+		}
+		c.addressing = false
+		c.to.Blur()
+		m.dirty |= dStatus
+		return m.startDM(num)
+	}
+	var cmd tea.Cmd
+	c.to, cmd = c.to.Update(msg)
+	return cmd
 }
 
 func (c *chatTab) hints(m *Model) string {
+	if c.addressing {
+		return "enter open the conversation · esc cancel"
+	}
 	if c.composing {
 		return "enter send · esc stop writing"
 	}
-	return "←→ conversation · ↑↓ message · i write · r reply · ? help"
+	return "←→ conversation · ↑↓ message · i write · r reply · n new DM · ? help"
 }
 
 func (c *chatTab) key(m *Model, msg tea.KeyPressMsg) tea.Cmd {
+	if c.addressing {
+		return m.addressKey(msg)
+	}
 	if c.composing {
 		return m.composeKey(msg)
 	}
@@ -429,9 +484,15 @@ func (c *chatTab) key(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 
 func (c *chatTab) view(m *Model, w, h int) []string { return m.chatView(w, h) }
 
-func (c *chatTab) typing() bool                { return c.composing }
-func (c *chatTab) textField() *textinput.Model { return &c.input }
-func (c *chatTab) edited(*Model)               {}
+func (c *chatTab) typing() bool { return c.composing || c.addressing }
+
+func (c *chatTab) textField() *textinput.Model {
+	if c.addressing {
+		return &c.to
+	}
+	return &c.input
+}
+func (c *chatTab) edited(*Model) {}
 
 func (c *chatTab) scroll(_ *Model, n int) tea.Cmd {
 	c.move(n)

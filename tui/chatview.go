@@ -131,16 +131,28 @@ func padTop(ls []string, h int) []string {
 func (m *Model) messageLines(v *radio.View, msgs []*radio.Message, i, w int) []string {
 	st := m.st
 	msg := msgs[i]
-	name := shortName(v, msg.From)
+	// The name column: the short name and as much of the long name as
+	// fits; our own messages in the accent colour.
+	nw := min(20, max(8, w/6))
+	name, paint := senderName(v, msg.From), st.bold
+	var label string // who sent one of ours, when it needs more room
 	if msg.Outgoing {
-		name = "me"
-		if msg.SentBy != "" && msg.SentBy != m.id.Name {
-			name = clean(msg.SentBy)
+		name, paint = "me", st.title
+		if by := clean(msg.SentBy); by != "" && msg.SentBy != m.id.Name {
+			name = by
+			if strings.Contains(by, " ") || width(by) > nw {
+				// A responder or beacon ("responder rule 3 (alice)"):
+				// labelled in full above, our node in the column.
+				name, label = senderName(v, msg.From), "⚙ "+by
+			}
 		}
 	}
-	ts, nm := " "+clock(msg.At, m.now(), m.loc)+" ", fit(name, 6)
+	ts, nm := " "+clock(msg.At, m.now(), m.loc)+" ", fit(name, nw)
 	pw := width(ts) + width(nm) + 1
 	var out []string
+	if label != "" {
+		out = append(out, st.dim.Render(cut(strings.Repeat(" ", pw)+label, w)))
+	}
 	if msg.ReplyID != 0 {
 		re := "an earlier message"
 		for j := i - 1; j >= 0 && j >= i-200; j-- {
@@ -158,7 +170,7 @@ func (m *Model) messageLines(v *radio.View, msgs []*radio.Message, i, w int) []s
 	for j, l := range text {
 		p := strings.Repeat(" ", pw)
 		if j == 0 {
-			p = st.dim.Render(ts) + st.bold.Render(nm) + " "
+			p = st.dim.Render(ts) + paint.Render(nm) + " "
 		}
 		out = append(out, cut(p+l, w))
 	}
@@ -170,6 +182,20 @@ func (m *Model) messageLines(v *radio.View, msgs []*radio.Message, i, w int) []s
 		out = append(out, cut(strings.Repeat(" ", pw)+meta, w))
 	}
 	return out
+}
+
+// senderName is a node's short name and long name, or its id before its
+// node info came.
+func senderName(v *radio.View, num uint32) string {
+	if v != nil {
+		if n, ok := v.Nodes[num]; ok && (n.ShortName != "" || n.LongName != "") {
+			if n.ShortName == "" || n.LongName == "" {
+				return clean(n.Name())
+			}
+			return clean(n.ShortName) + " " + clean(n.LongName)
+		}
+	}
+	return meshtastic.NodeID(num)
 }
 
 // messageMeta says how a message travelled, or how delivery of ours went.
@@ -233,7 +259,11 @@ func (m *Model) composeLines(w int) []string {
 		counter = st.warn.Render("sending… ") + counter
 	}
 	line := st.dim.Render(" press i to write a message")
-	if c.composing {
+	switch {
+	case c.addressing:
+		c.to.SetWidth(max(10, w-12))
+		return append(out, cut(" "+c.to.View(), w))
+	case c.composing:
 		c.input.SetWidth(max(10, w-width(counter)-6))
 		line = " " + c.input.View()
 	}

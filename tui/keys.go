@@ -22,7 +22,7 @@ type keys struct {
 	// Nodes.
 	filter, sort, reverse, search, detail, dm, trace key.Binding
 	// Chat.
-	prevConv, nextConv, compose, reply, send key.Binding
+	prevConv, nextConv, compose, reply, newDM, send key.Binding
 	// Packets.
 	pause, inspect, portFilter, nodeFilter, clearFilter key.Binding
 	// Trace.
@@ -73,6 +73,7 @@ func newKeys(n int) keys {
 		prevConv: b("←/h", "previous conversation", "left", "h"),
 		nextConv: b("→/l", "next conversation", "right", "l"),
 		compose:  b("i/enter", "write a message", "i", "enter"),
+		newDM:    b("n", "direct message a node by name or id", "n"),
 		reply:    b("r", "reply to the selected message", "r"),
 		send:     b("enter", "send (while writing)", "enter"),
 

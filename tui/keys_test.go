@@ -82,6 +82,9 @@ func TestKeys(t *testing.T) {
 		}},
 
 		// Chat.
+		{view: "Chat", key: "n", press: []string{"2", "n", "h", "a", "n", "a", "'", "s", " ", "r", "enter"}, check: func(m *Model) bool {
+			return m.chat.cur == convKey{dm: true, num: numNamed(m, "Hana's Radio")} && m.chat.composing && !m.chat.addressing
+		}},
 		{view: "Chat", key: "→/l", press: []string{"2", "l"}, check: func(m *Model) bool { return m.chat.cur == convKey{num: 1} }},
 		{view: "Chat", key: "←/h", press: []string{"2", "l", "h"}, check: func(m *Model) bool { return m.chat.cur == convKey{} }},
 		{view: "Chat", key: "↑/k", setup: heardTexts, press: []string{"2", "k"}, check: func(m *Model) bool { return m.chat.sel == 2 }},
@@ -122,6 +125,11 @@ func TestKeys(t *testing.T) {
 		{view: "Trace", key: "end/G", setup: twoTraces, press: []string{"G"}, check: func(m *Model) bool { return m.trace.cur == 1 }},
 		{view: "Trace", key: "home/g", setup: twoTraces, press: []string{"G", "g"}, check: func(m *Model) bool { return m.trace.cur == 0 }},
 		{view: "Trace", key: "t", press: []string{"4", "t"}, check: func(m *Model) bool { return m.trace.prompting }},
+		// The prompt takes a name (or its start) as the exec commands do.
+		{view: "Trace", key: "t", press: []string{"4", "t", "h", "i", "l", "l", "enter"}, check: func(m *Model) bool {
+			return !m.trace.prompting && (m.trace.job != nil && m.trace.job.target == numNamed(m, "Hilltop Lookout") ||
+				len(m.trace.results) > 0 && m.trace.results[0].Target == numNamed(m, "Hilltop Lookout"))
+		}},
 		{view: "Trace", key: "w", press: []string{"4", "w"}, check: func(m *Model) bool { return m.dialog != nil && m.dialog.title == "Start a sweep?" }},
 		{view: "Trace", key: "c", press: []string{"4", "w", "y", "c"}, check: func(m *Model) bool {
 			return !m.trace.sweepRunning() && m.flash.text == "sweep cancelled"
@@ -265,6 +273,16 @@ func TestKeys(t *testing.T) {
 			u.waitModel(fmt.Sprintf("%v to act", c.press), c.check)
 		})
 	}
+}
+
+// numNamed is the number of the node with long name long.
+func numNamed(m *Model, long string) uint32 {
+	for _, n := range m.view().Nodes {
+		if n.LongName == long {
+			return n.Num
+		}
+	}
+	return 0
 }
 
 func isGlobal(k keys, e helpEntry) bool {
