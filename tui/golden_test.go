@@ -43,6 +43,8 @@ func TestGolden(t *testing.T) {
 		{"nodes_filter_nearby", 80, 24, true, 0, []step{keys("f", "f", "f")}},
 		{"nodes_search", 80, 24, true, 0, []step{keys("/"), typed("hana")}},
 		{"nodes_sort_snr", 120, 30, true, 0, []step{keys("s", "5")}},
+		{"nodes_sort_picker", 80, 24, true, 0, []step{keys("s")}},
+		{"nodes_unknown", 80, 24, true, 0, []step{stranger, keys("down", "enter")}},
 		{"chat_80x24", 80, 24, true, 0, []step{chatted}},
 		{"chat_160x48", 160, 48, true, 0, []step{chatted}},
 		{"chat_viewer", 80, 24, true, auth.Viewer, []step{keys("2")}},
@@ -50,9 +52,12 @@ func TestGolden(t *testing.T) {
 		{"packets_160x48", 160, 48, true, 0, []step{injected, keys("3")}},
 		{"packets_filter_port", 80, 24, true, 0, []step{injected, keys("3", "o")}},
 		{"packets_inspector", 80, 24, true, 0, []step{injected, keys("3", "up", "enter")}},
+		{"packets_inspector_160x48", 160, 48, true, 0, []step{injected, keys("3", "up", "enter")}},
+		{"packets_sent", 80, 24, true, 0, []step{chatted, keys("3")}},
 		{"trace_80x24", 80, 24, true, 0, []step{traced}},
 		{"trace_160x48", 160, 48, true, 0, []step{traced}},
 		{"sweep_confirm", 80, 24, true, 0, []step{keys("4", "w")}},
+		{"sweep_confirm_160x48", 160, 48, true, 0, []step{keys("4", "w")}},
 		{"mqtt_80x24", 80, 24, true, 0, []step{keys("5")}},
 		{"mqtt_160x48", 160, 48, true, auth.Admin, []step{keys("5")}},
 		{"mqtt_edit", 80, 24, true, auth.Admin, []step{keys("5", "e", "space", "down", "down", "down")}},
@@ -61,6 +66,8 @@ func TestGolden(t *testing.T) {
 		{"device_160x48", 160, 48, true, auth.Admin, []step{keys("6")}},
 		{"device_reboot_dialog", 80, 24, true, auth.Admin, []step{keys("6", "R"), typed("nope"), keys("enter")}},
 		{"help_nodes", 80, 24, true, auth.Viewer, []step{keys("?")}},
+		{"help_map_160x48", 160, 48, true, 0, []step{keys("8", "?")}},
+		{"chat_dm_prompt", 80, 24, true, 0, []step{keys("2", "n"), typed("hil")}},
 		{"map_80x24", 80, 24, true, 0, []step{keys("8")}},
 		{"map_160x48", 160, 48, true, 0, []step{keys("8", "n", "n")}},
 		{"map_zoomed", 80, 24, true, 0, []step{keys("8", "n", "c", "+", "+")}},
@@ -92,6 +99,14 @@ func TestGolden(t *testing.T) {
 			golden.RequireEqual(t, trimLines(u.settled()))
 		})
 	}
+}
+
+// stranger makes the radio hear a node it has no node info for.
+func stranger(t *testing.T, u *ui, fx *fixture) {
+	pos, _ := proto.Marshal(&pb.Position{LatitudeI: proto.Int32(476062000), LongitudeI: proto.Int32(-1223321000)})
+	fx.sims["base"].Inject(&pb.MeshPacket{Id: 0x2001, From: 0x0badcafe, To: 0xFFFFFFFF, RxSnr: 1.5, HopStart: 3, HopLimit: 3,
+		PayloadVariant: &pb.MeshPacket_Decoded{Decoded: &pb.Data{Portnum: pb.PortNum_POSITION_APP, Payload: pos}}})
+	u.waitText("!0badcafe")
 }
 
 // traceDone waits for the traceroute on the Trace tab to end.

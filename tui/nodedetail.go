@@ -17,11 +17,14 @@ import (
 func (m *Model) nodeDetail(v *radio.View, n *meshtastic.Node, w, h int) []string {
 	st := m.st
 	now := m.now()
-	sub := n.ID()
-	if n.ShortName != "" && n.LongName != "" {
+	title, sub := clean(n.Name()), n.ID()
+	switch {
+	case n.ShortName == "" && n.LongName == "":
+		title = "unknown node" // no node info yet: the id is all there is
+	case n.ShortName != "" && n.LongName != "":
 		sub = "(" + clean(n.ShortName) + ") " + sub
 	}
-	out := []string{cut(" "+st.title.Render(clean(n.Name()))+" "+st.dim.Render(sub), w)}
+	out := []string{cut(" "+st.title.Render(title)+" "+st.dim.Render(sub), w)}
 	// kv adds a labelled value, wrapped under itself when it is long.
 	kv := func(k, val string) {
 		for i, l := range wrap(val, max(10, w-12)) {

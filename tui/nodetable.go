@@ -163,8 +163,8 @@ func (m *Model) nodeHeading() string {
 	for _, s := range m.nodes.layout {
 		name := s.col.String()
 		if m.nodes.picking {
-			// The sort picker numbers the columns.
-			name = cut(fmt.Sprintf("%d %s", colIndex(m.nodes.layout, s.col)+1, name), s.w)
+			// The sort picker numbers the columns (the hint spells the names).
+			name = ansi.Truncate(fmt.Sprintf("%d %s", colIndex(m.nodes.layout, s.col)+1, name), s.w, "")
 		}
 		if s.col == m.nodes.list.sortBy {
 			// The arrow stays when the column is narrow: the name gives way.
