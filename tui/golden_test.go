@@ -181,11 +181,15 @@ func (u *ui) settled() string {
 
 // trimLines drops trailing spaces, which editors and diffs hide anyway.
 // loopbackPort matches the simulated radios' addresses, whose ports the
-// system picks.
-var loopbackPort = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
+// system picks; ackFor the ids of the packets we send, which are random.
+var (
+	loopbackPort = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
+	ackFor       = regexp.MustCompile(`ack for 0x[0-9a-f]{8}`)
+)
 
 func trimLines(s string) string {
 	s = loopbackPort.ReplaceAllString(s, "127.0.0.1:PORT")
+	s = ackFor.ReplaceAllString(s, "ack for 0xPACKETID")
 	ls := strings.Split(s, "\n")
 	for i, l := range ls {
 		ls[i] = strings.TrimRight(l, " ")
