@@ -6,6 +6,14 @@
 //	meshgate serve --demo &            # any key accepted, loopback only
 //	meshload -pid $! -sessions 200 -command "packets -r base --follow --limit 0"
 //	meshload -pid $! -sessions 200 -pty  # interactive (TUI) sessions
+//
+// With -marker it measures marker text to screen instead: N UIs watch the
+// Chat tab while one more types a marker text; the time from its enter to
+// the marker on each screen is collected. -compare runs the same against
+// a trivial wish + Bubble Tea program (meshload trivial) in the same run:
+//
+//	meshload trivial -listen 127.0.0.1:2300 &
+//	meshload -marker -sessions 20 -pid GATEWAY_PID -compare 127.0.0.1:2300 -compare-pid $!
 package main
 
 import (
@@ -25,6 +33,16 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "trivial" {
+		fs := flag.NewFlagSet("trivial", flag.ExitOnError)
+		listen := fs.String("listen", "127.0.0.1:2300", "address to serve the trivial program on")
+		_ = fs.Parse(os.Args[2:])
+		if err := runTrivial(*listen); err != nil {
+			fmt.Fprintln(os.Stderr, "meshload:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	addr := flag.String("addr", "127.0.0.1:2222", "gateway address")
 	n := flag.Int("sessions", 100, "sessions to open")
 	command := flag.String("command", "", "exec command for each session (empty: interactive)")
@@ -33,7 +51,26 @@ func main() {
 	hold := flag.Duration("hold", 3*time.Second, "how long to keep the sessions open before measuring")
 	parallel := flag.Int("parallel", 4, "logins at once (the gateway allows 8 unauthenticated connections per address)")
 	firstByte := flag.Bool("first-byte", true, "count a login as done at the first byte of output (needs a command or UI that prints)")
+	marker := flag.Bool("marker", false, "measure marker text to screen in UI sessions (see the package doc)")
+	markers := flag.Int("markers", 15, "with -marker: markers to send")
+	every := flag.Duration("every", 4*time.Second, "with -marker: pause between markers (the radio paces texts 3 s apart)")
+	viewerKeys := flag.String("viewer-keys", "2", "with -marker: keys each viewer types first (2: the Chat tab)")
+	senderKeys := flag.String("sender-keys", "2i", "with -marker: keys the sender types first (2i: write in the Chat tab)")
+	compare := flag.String("compare", "", "with -marker: also measure the trivial program at this address")
+	comparePID := flag.Int("compare-pid", 0, "with -compare: the trivial program's process id, for its memory")
 	flag.Parse()
+	if *marker {
+		if *command == "" {
+			*command = "tui -r base"
+		}
+		err := runMarker(markerRun{addr: *addr, command: *command, viewerKeys: *viewerKeys, senderKeys: *senderKeys,
+			sessions: *n, markers: *markers, every: *every}, *pid, *compare, *comparePID)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "meshload:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*addr, *n, *command, *pty, *pid, *hold, *firstByte, *parallel); err != nil {
 		fmt.Fprintln(os.Stderr, "meshload:", err)
 		os.Exit(1)
@@ -41,16 +78,10 @@ func main() {
 }
 
 func run(addr string, n int, command string, pty bool, pid int, hold time.Duration, firstByte bool, parallel int) error {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	cfg, err := clientConfig()
 	if err != nil {
 		return err
 	}
-	signer, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		return err
-	}
-	cfg := &gossh.ClientConfig{User: "load", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
-		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second}
 	before := rss(pid)
 	var (
 		mu       sync.Mutex
@@ -98,6 +129,64 @@ func run(addr string, n int, command string, pty bool, pid int, hold time.Durati
 		_ = c.Close()
 	}
 	return nil
+}
+
+// runMarker measures the gateway, then the trivial program if asked,
+// with the same sessions and markers, and prints them side by side.
+func runMarker(r markerRun, pid int, compare string, comparePID int) error {
+	cfg, err := clientConfig()
+	if err != nil {
+		return err
+	}
+	r.cfg = cfg
+	measure := func(name string, r markerRun, pid int) (markerResult, error) {
+		before := rss(pid)
+		res, err := r.run()
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", name, err)
+		}
+		fmt.Printf("%-8s %s\n", name, res)
+		if pid > 0 && res.open > 0 {
+			fmt.Printf("%-8s RSS %d KiB before the sessions, %d KiB after the run: %.0f KiB per session\n", name,
+				before, res.rss, float64(res.rss-before)/float64(res.open+1))
+		}
+		return res, nil
+	}
+	r.rssOf = pid
+	ours, err := measure("meshgate", r, pid)
+	if err != nil || compare == "" {
+		return err
+	}
+	t := r
+	t.addr, t.command, t.viewerKeys, t.senderKeys, t.rssOf = compare, "", "", "", comparePID
+	base, err := measure("trivial", t, comparePID)
+	if err != nil {
+		return err
+	}
+	if p := quantile(sorted(base.spread), 0.99); p > 0 {
+		fmt.Printf("p99 after the first screen, meshgate/trivial: %.2f\n", float64(quantile(sorted(ours.spread), 0.99))/float64(p))
+	}
+	return nil
+}
+
+func sorted(ds []time.Duration) []time.Duration {
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	return ds
+}
+
+// clientConfig is a fresh key's login, the same for every session.
+func clientConfig() (*gossh.ClientConfig, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	return &gossh.ClientConfig{User: "load", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second}, nil
 }
 
 // open logs in and starts one session that stays open.
