@@ -56,7 +56,7 @@ func (r *runner) sendCmd() *cobra.Command {
 	fs.StringVar(&req.To, "to", "", "a node (!id or the start of its name); empty sends to the channel")
 	fs.Uint32Var(&req.Channel, "channel", 0, "channel index (0-7; must be enabled on the radio)")
 	fs.BoolVar(&noWait, "no-wait", false, "do not wait for the ack")
-	fs.DurationVar(&req.Timeout, "timeout", time.Minute, "how long to wait for the ack")
+	durationVar(fs, &req.Timeout, "timeout", time.Minute, "how long to wait for the ack")
 	waitFlag(fs, &req.ConnectWait)
 	return withOp(c, backend.OpSend)
 }
@@ -288,7 +288,7 @@ func (r *runner) requestCmd() *cobra.Command {
 	}
 	fs := c.Flags()
 	radioFlag(fs, &req.Radio)
-	fs.DurationVar(&req.Timeout, "timeout", time.Minute, "how long to wait for the answer")
+	durationVar(fs, &req.Timeout, "timeout", time.Minute, "how long to wait for the answer")
 	return withOp(c, backend.OpRequest)
 }
 

@@ -54,7 +54,7 @@ func (r *runner) rebootCmd() *cobra.Command {
 	var delay time.Duration
 	return r.adminCmd("reboot [-r RADIO] --yes [--delay 5s]", "reboot the radio", "reboot", backend.OpReboot,
 		func(c *cobra.Command) {
-			c.Flags().DurationVar(&delay, "delay", 5*time.Second, "reboot after this long (0s-1h)")
+			durationVar(c.Flags(), &delay, "delay", 5*time.Second, "reboot after this long (0s-1h)")
 		},
 		func(name string) (backend.ActionResult, error) {
 			return r.env.Backend.Reboot(r.ctx(), r.c(), name, delay)

@@ -239,7 +239,35 @@ func radioFlag(fs *pflag.FlagSet, v *string) {
 
 // waitFlag adds --wait, the bound on waiting for a radio's link.
 func waitFlag(fs *pflag.FlagSet, v *time.Duration) {
-	fs.DurationVar(v, "wait", 20*time.Second, "how long to wait for the radio to connect")
+	durationVar(fs, v, "wait", 20*time.Second, "how long to wait for the radio to connect")
+}
+
+// durationVar adds a duration flag whose default in --help can be typed
+// back ("1h", where pflag's own shows "1h0m0s") and whose error for a bad
+// value shows what a duration looks like.
+func durationVar(fs *pflag.FlagSet, v *time.Duration, name string, def time.Duration, usage string) {
+	*v = def
+	fs.Var((*durationValue)(v), name, usage)
+}
+
+type durationValue time.Duration
+
+func (d *durationValue) Type() string { return "duration" }
+
+func (d *durationValue) String() string {
+	if *d == 0 {
+		return "0" // the one zero pflag leaves out of --help
+	}
+	return format.Typed(time.Duration(*d))
+}
+
+func (d *durationValue) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("not a duration (write it like 30s, 15m, 2h or 1h30m)")
+	}
+	*d = durationValue(v)
+	return nil
 }
 
 // run wraps a command's body: it marks the command as started (so its

@@ -128,6 +128,12 @@ func TestHelpEveryCommand(t *testing.T) {
 			if c.Flags().Lookup("radio") != nil && !strings.Contains(res.out, "-r, --radio") {
 				t.Errorf("%q: -r, --radio is not listed:\n%s", line, res.out)
 			}
+			// A default shown is one the user can type back: "1h", not "1h0m0s".
+			for _, bad := range []string{"m0s", "h0m", "(default 0s)", "(default 0)"} {
+				if strings.Contains(res.out, bad) {
+					t.Errorf("%q shows %q:\n%s", line, bad, res.out)
+				}
+			}
 		}
 	}
 	res := f.run(t, auth.Viewer, "help")
@@ -167,6 +173,7 @@ func TestUsageErrors(t *testing.T) {
 		{"traceroute -r base !1 !2", `unexpected argument "!2"`},
 		{"request -r base weather !00000001", `"weather": want position, telemetry or nodeinfo`},
 		{"config set -r base lora.hop_limit", `want KEY VALUE pairs`},
+		{"telemetry -r base !00000001 --since 5x", `invalid argument "5x" for "--since" flag: not a duration (write it like 30s, 15m, 2h or 1h30m)`},
 	} {
 		res := f.run(t, auth.Admin, c.line)
 		if res.code != ExitUsage || !strings.Contains(res.errOut, c.want) || strings.Count(strings.TrimSpace(res.errOut), "\n") != 0 {

@@ -439,7 +439,7 @@ func (r *runner) telemetryCmd() *cobra.Command {
 		}),
 	}
 	radioFlag(c.Flags(), &q.Radio)
-	c.Flags().DurationVar(&q.Since, "since", backend.DefaultTelemetrySince, "how far back (up to 720h)")
+	durationVar(c.Flags(), &q.Since, "since", backend.DefaultTelemetrySince, "how far back (up to 720h)")
 	return withOp(c, backend.OpHistory)
 }
 

@@ -110,13 +110,13 @@ func (r *runner) ruleAddCmd() *cobra.Command {
 	fs.StringVar(&s.Trigger, "trigger", "", "text that triggers the rule")
 	fs.StringVar(&s.Match, "match", "contains", "exact, contains, prefix or regex (all case-insensitive)")
 	fs.StringVar(&s.Reply, "reply", "", "the reply template, e.g. 'pong {sender_short}'")
-	fs.DurationVar(&cooldown, "cooldown", backend.DefaultRuleCooldown, "at least this long between two replies of the rule (at least 30s)")
-	fs.DurationVar(&senderCooldown, "sender-cooldown", backend.DefaultRuleSenderCooldown, "at least this long between two replies to the same sender (0: only the rule's cooldown)")
+	durationVar(fs, &cooldown, "cooldown", backend.DefaultRuleCooldown, "at least this long between two replies of the rule (at least 30s)")
+	durationVar(fs, &senderCooldown, "sender-cooldown", backend.DefaultRuleSenderCooldown, "at least this long between two replies to the same sender (0: only the rule's cooldown)")
 	fs.StringVar(&s.Source, "source", "both", "rf, mqtt or both")
 	fs.StringVar(&s.Type, "type", "both", "broadcast, direct or both")
 	fs.IntVar(&channel, "channel", -1, "only messages on this channel index (-1: any)")
 	fs.BoolVar(&s.DryRun, "dry-run", false, "only announce what it would reply")
-	fs.DurationVar(&s.ExpiresIn, "expires", 0, "disable the rule after this long (0: never)")
+	durationVar(fs, &s.ExpiresIn, "expires", 0, "disable the rule after this long (0: never)")
 	return withOp(c, backend.OpRuleAdd)
 }
 
@@ -383,7 +383,7 @@ func (r *runner) beaconSetCmd() *cobra.Command {
 	fs := c.Flags()
 	radioFlag(fs, &s.Radio)
 	fs.StringVar(&s.Template, "template", "", "the text, e.g. '{my_name} up {uptime}, battery {battery}'")
-	fs.DurationVar(&s.Interval, "interval", time.Hour, "how often (at least 15m)")
+	durationVar(fs, &s.Interval, "interval", time.Hour, "how often (at least 15m)")
 	fs.Uint32Var(&s.Channel, "channel", 0, "channel index")
 	return withOp(c, backend.OpBeaconSet)
 }

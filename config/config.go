@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/meshgate/meshgate/format"
 )
 
 // ErrInvalid wraps every configuration error.
@@ -248,19 +250,6 @@ func (s Setting) Default() string {
 	return s.Get(&c)
 }
 
-// FormatDuration writes d as a Go duration without zero units: 1h, 5m,
-// 90s, 1h30m.
-func FormatDuration(d time.Duration) string {
-	out := d.String()
-	if strings.HasSuffix(out, "m0s") {
-		out = strings.TrimSuffix(out, "0s")
-	}
-	if strings.HasSuffix(out, "h0m") {
-		out = strings.TrimSuffix(out, "0m")
-	}
-	return out
-}
-
 // Settings lists every setting that flags and environment can set.
 func Settings() []Setting {
 	str := func(name, usage string, f func(*Config) *string) Setting {
@@ -290,7 +279,7 @@ func Settings() []Setting {
 				*f(c) = d
 				return nil
 			},
-			func(c *Config) string { return FormatDuration(*f(c)) }}
+			func(c *Config) string { return format.Typed(*f(c)) }}
 	}
 	boolean := func(name, usage string, f func(*Config) *bool) Setting {
 		return Setting{name, usage,
@@ -472,7 +461,7 @@ func (c *Config) Validate() error {
 		return bad("max-sessions must be at least 1")
 	}
 	if c.Heartbeat < time.Second || c.Heartbeat > maxHeartbeat {
-		return bad("heartbeat %s: want 1s to %s (the radio drops a client silent for 15 minutes)", c.Heartbeat, FormatDuration(maxHeartbeat))
+		return bad("heartbeat %s: want 1s to %s (the radio drops a client silent for 15 minutes)", c.Heartbeat, format.Typed(maxHeartbeat))
 	}
 	if c.MaxSessionsPerKey < 1 {
 		return bad("max-sessions-per-key must be at least 1")

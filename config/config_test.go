@@ -185,14 +185,6 @@ func TestConnectionLimitSettings(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		time.Hour: "1h", 5 * time.Minute: "5m", 90 * time.Second: "1m30s", 20 * time.Second: "20s",
-		90 * time.Minute: "1h30m", time.Hour + time.Second: "1h0m1s", 0: "0s", 250 * time.Millisecond: "250ms",
-	} {
-		if got := FormatDuration(d); got != want {
-			t.Errorf("FormatDuration(%s) = %q, want %q", d, got, want)
-		}
-	}
 	want := map[string]string{"listen": ":2222", "max-sessions": "10", "max-sessions-per-key": "5",
 		"max-sessions-per-connection": "10", "idle-timeout": "1h", "reap-interval": "5m", "demo": "",
 		"host-key": "", "allow-dial": "", "radio": "", "metrics-listen": "", "log-level": "info",

@@ -37,6 +37,21 @@ func Age(now, t time.Time) string {
 	return strconv.Itoa(int(d/(24*time.Hour))) + "d"
 }
 
+// Typed is a duration the way a user types it into a flag or a form, so
+// that a default or a limit shown can be typed back: Go's syntax without
+// zero units: "0s", "30s", "15m", "1h30m", "24h" (d.String() would
+// give "1h0m0s").
+func Typed(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 // Duration is a short duration for countdowns, cooldowns and uptimes, in
 // at most its two largest units with a zero second unit left out: "45s",
 // "5m", "4m30s", "1h", "1h30m", "2d", "2d3h". It rounds to the second;

@@ -64,6 +64,21 @@ func TestDuration(t *testing.T) {
 	}
 }
 
+// A shown default or limit can be typed back into a flag or a form.
+func TestTyped(t *testing.T) {
+	for d, want := range map[time.Duration]string{0: "0s", 250 * time.Millisecond: "250ms", 20 * time.Second: "20s", time.Minute: "1m",
+		90 * time.Second: "1m30s", 15 * time.Minute: "15m", time.Hour: "1h", 90 * time.Minute: "1h30m",
+		24 * time.Hour: "24h", 720 * time.Hour: "720h", time.Hour + time.Second: "1h0m1s"} {
+		got := Typed(d)
+		if got != want {
+			t.Errorf("Typed(%v) = %q, want %q", d, got, want)
+		}
+		if back, err := time.ParseDuration(got); err != nil || back != d {
+			t.Errorf("ParseDuration(%q) = %v, %v, want %v", got, back, err, d)
+		}
+	}
+}
+
 func TestPower(t *testing.T) {
 	cases := []struct {
 		level     *uint32

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/meshgate/meshgate/filter"
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/responder"
 	"github.com/meshgate/meshgate/store"
@@ -250,19 +250,7 @@ func (a *Automation) budgetSpent(b *Broker, d responder.Decision, now time.Time)
 // holds replies back, e.g. "auto-replies paused on base: 10 sent in the
 // last 10m (budget)".
 func budgetNotice(radio string, st BudgetStatus) string {
-	return fmt.Sprintf("auto-replies paused on %s: %d sent in the last %s (budget)", radio, st.Used, shortDuration(st.Window))
-}
-
-// shortDuration writes d without zero tails: 10m, 1h30m, 45s.
-func shortDuration(d time.Duration) string {
-	s := d.Round(time.Second).String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
+	return fmt.Sprintf("auto-replies paused on %s: %d sent in the last %s (budget)", radio, st.Used, format.Typed(st.Window))
 }
 
 // autoReply sends a responder's reply through the broker's normal text

@@ -273,11 +273,6 @@ func TestDefaultBudget(t *testing.T) {
 	if got := budgetNotice("base", BudgetStatus{Used: 10, Limit: 10, Window: 10 * time.Minute}); got != "auto-replies paused on base: 10 sent in the last 10m (budget)" {
 		t.Fatal(got)
 	}
-	for d, want := range map[time.Duration]string{time.Hour: "1h", 90 * time.Minute: "1h30m", 45 * time.Second: "45s", 90 * time.Second: "1m30s"} {
-		if got := shortDuration(d); got != want {
-			t.Errorf("shortDuration(%s) = %q, want %q", d, got, want)
-		}
-	}
 }
 
 // Telemetry packets become a node's time series: device and environment

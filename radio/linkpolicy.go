@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/transport"
 )
@@ -121,7 +122,7 @@ func (p *linkPolicy) failed(kind transport.Kind, linked bool, up time.Duration, 
 	if kind == transport.Serial {
 		if isShort && n >= p.cfg.ContendedAfter {
 			err = fmt.Errorf("%w: the serial link dropped %d times within %s of connecting in the last %s (boot loop, brown-out, DTR/RTS settings or a loose cable): %w",
-				ErrUnstable, n, shortDuration(p.cfg.StableAfter), shortDuration(p.cfg.ContendedWithin), err)
+				ErrUnstable, n, format.Typed(p.cfg.StableAfter), format.Typed(p.cfg.ContendedWithin), err)
 		}
 		return p.ordinary(err)
 	}
@@ -139,7 +140,7 @@ func (p *linkPolicy) failed(kind transport.Kind, linked bool, up time.Duration, 
 	p.contendedWait = min(2*p.contendedWait, p.cfg.ContendedRetryMax)
 	return outcome{state: Contended, wait: wait, err: fmt.Errorf(
 		"%w: %d times within %s of connecting in the last %s; the radio serves one app at a time, so meshgate steps back and tries again in %s: %w",
-		meshtastic.ErrContended, n, shortDuration(p.cfg.StableAfter), shortDuration(p.cfg.ContendedWithin), shortDuration(every), err)}
+		meshtastic.ErrContended, n, format.Typed(p.cfg.StableAfter), format.Typed(p.cfg.ContendedWithin), format.Typed(every), err)}
 }
 
 func (p *linkPolicy) ordinary(err error) outcome {

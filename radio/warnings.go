@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/meshtastic/transport"
 )
@@ -42,7 +43,7 @@ func (b *Broker) warningsLocked(now time.Time) []string {
 	}
 	if n := b.missingLocked(now); n >= missingAfter {
 		w = append(w, fmt.Sprintf("the radio's answers went missing %d times in the last %s while its packets kept arriving: another client, probably a phone on Bluetooth, is reading the radio's shared queue",
-			n, shortDuration(missingWithin)))
+			n, format.Typed(missingWithin)))
 	}
 	return w
 }

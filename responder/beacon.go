@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 )
 
@@ -49,9 +50,9 @@ func (b *Beacon) Validate() error {
 	case strings.TrimSpace(b.Owner) == "":
 		return fmt.Errorf("%w: beacon has no owner", ErrInvalid)
 	case b.Interval < MinBeaconInterval:
-		return fmt.Errorf("%w: beacon interval %s is below the minimum %s (airtime is shared)", ErrInvalid, b.Interval, MinBeaconInterval)
+		return fmt.Errorf("%w: beacon interval %s is below the minimum %s (airtime is shared)", ErrInvalid, format.Typed(b.Interval), format.Typed(MinBeaconInterval))
 	case b.Interval > MaxBeaconInterval:
-		return fmt.Errorf("%w: beacon interval %s is above the maximum %s", ErrInvalid, b.Interval, MaxBeaconInterval)
+		return fmt.Errorf("%w: beacon interval %s is above the maximum %s", ErrInvalid, format.Typed(b.Interval), format.Typed(MaxBeaconInterval))
 	case b.Channel > MaxChannel:
 		return fmt.Errorf("%w: channel %d out of range 0-%d", ErrInvalid, b.Channel, MaxChannel)
 	}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/meshgate/meshgate/filter"
+	"github.com/meshgate/meshgate/format"
 )
 
 // ErrInvalid is wrapped by every validation error of this package.
@@ -152,14 +153,14 @@ func (r *Rule) check() error {
 	case r.Channel != nil && *r.Channel > MaxChannel:
 		return fmt.Errorf("%w: channel %d out of range 0-%d", ErrInvalid, *r.Channel, MaxChannel)
 	case r.Cooldown < MinCooldown:
-		return fmt.Errorf("%w: cooldown %s is below the minimum of %s", ErrInvalid, r.Cooldown, MinCooldown)
+		return fmt.Errorf("%w: cooldown %s is below the minimum of %s", ErrInvalid, format.Typed(r.Cooldown), format.Typed(MinCooldown))
 	case r.Cooldown > MaxCooldown:
-		return fmt.Errorf("%w: cooldown %s is above the maximum of %s", ErrInvalid, r.Cooldown, MaxCooldown)
+		return fmt.Errorf("%w: cooldown %s is above the maximum of %s", ErrInvalid, format.Typed(r.Cooldown), format.Typed(MaxCooldown))
 	case r.SenderCooldown != 0 && r.SenderCooldown < MinCooldown:
 		return fmt.Errorf("%w: sender cooldown %s is below the minimum of %s (0 means the rule cooldown alone)",
-			ErrInvalid, r.SenderCooldown, MinCooldown)
+			ErrInvalid, format.Typed(r.SenderCooldown), format.Typed(MinCooldown))
 	case r.SenderCooldown > MaxCooldown:
-		return fmt.Errorf("%w: sender cooldown %s is above the maximum of %s", ErrInvalid, r.SenderCooldown, MaxCooldown)
+		return fmt.Errorf("%w: sender cooldown %s is above the maximum of %s", ErrInvalid, format.Typed(r.SenderCooldown), format.Typed(MaxCooldown))
 	}
 	return nil
 }

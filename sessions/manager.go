@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/meshgate/meshgate/format"
 )
 
 // Sentinel errors; the errors returned wrap them, so test with errors.Is.
@@ -191,7 +193,7 @@ func (m *Manager) Run(ctx context.Context) {
 
 // ReapOnce ends every session whose last user input is IdleTimeout or
 // more before now, and returns how many it ended. Each closer gets a reason
-// like "idle for 1h0m0s (limit 1h0m0s)".
+// like "idle for 1h (limit 1h)".
 func (m *Manager) ReapOnce(now time.Time) int {
 	limit := m.cfg.IdleTimeout
 	n := 0
@@ -203,7 +205,7 @@ func (m *Manager) ReapOnce(now time.Time) int {
 		if idle < limit {
 			continue
 		}
-		if m.end(s, fmt.Sprintf("idle for %s (limit %s)", idle.Round(time.Second), limit)) {
+		if m.end(s, fmt.Sprintf("idle for %s (limit %s)", format.Typed(idle.Round(time.Second)), format.Typed(limit))) {
 			n++
 		}
 	}

@@ -103,7 +103,7 @@ func TestReaperCountsInputOnly(t *testing.T) {
 	if n := m.ReapOnce(clock.Now()); n != 1 {
 		t.Fatalf("reaped %d sessions, want only the watcher", n)
 	}
-	if len(reasons) != 1 || reasons[0] != "watcher: idle for 1h0m0s (limit 1h0m0s)" {
+	if len(reasons) != 1 || reasons[0] != "watcher: idle for 1h (limit 1h)" {
 		t.Fatalf("closer calls %q", reasons)
 	}
 	if !watcher.Closed() || typist.Closed() || m.Count() != 1 {
@@ -118,7 +118,7 @@ func TestReaperCountsInputOnly(t *testing.T) {
 
 	clock.Advance(30 * time.Minute)
 	m.ReapOnce(clock.Now())
-	if m.Count() != 0 || reasons[1] != "typist: idle for 1h0m0s (limit 1h0m0s)" {
+	if m.Count() != 0 || reasons[1] != "typist: idle for 1h (limit 1h)" {
 		t.Fatalf("count %d, reasons %q", m.Count(), reasons)
 	}
 }
@@ -318,7 +318,7 @@ func TestRunReapsAndStops(t *testing.T) {
 	clock.Advance(2 * time.Hour)
 	select {
 	case r := <-reaped:
-		if r != "idle for 2h0m0s (limit 1h0m0s)" {
+		if r != "idle for 2h (limit 1h)" {
 			t.Fatalf("reason %q", r)
 		}
 	case <-time.After(5 * time.Second):

@@ -10,6 +10,7 @@ import (
 
 	"github.com/meshgate/meshgate/auth"
 	"github.com/meshgate/meshgate/filter"
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/meshtastic"
 	"github.com/meshgate/meshgate/meshtastic/pb"
 	"github.com/meshgate/meshgate/responder"
@@ -311,7 +312,7 @@ func TestBeaconTab(t *testing.T) {
 	u.key("7", "h", "e", "down", "enter", "ctrl+u")
 	u.typeText("5m")
 	u.key("ctrl+s")
-	u.waitText("below the minimum 15m0s")
+	u.waitText("below the minimum 15m")
 	u.key("enter", "ctrl+u")
 	u.typeText("30m")
 	u.key("ctrl+s")
@@ -363,9 +364,9 @@ func TestRuleFormValues(t *testing.T) {
 			t.Errorf("parseExpiry(%q) = %v, %v, %v", c.in, in, at, err)
 		}
 	}
-	for d, want := range map[time.Duration]string{0: "0", time.Minute: "1m", 90 * time.Second: "1m30s", time.Hour: "1h", 15 * time.Minute: "15m"} {
-		if got := durText(d); got != want {
-			t.Errorf("durText(%s) = %q, want %q", d, got, want)
+	for d, want := range map[time.Duration]string{0: "0s", time.Minute: "1m", 90 * time.Second: "1m30s", time.Hour: "1h", 15 * time.Minute: "15m"} {
+		if got := format.Typed(d); got != want {
+			t.Errorf("format.Typed(%s) = %q, want %q", d, got, want)
 		}
 		if back, err := parseDur("x", want); err != nil || back != d {
 			t.Errorf("parseDur(%q) = %s, %v", want, back, err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meshgate/meshgate/backend"
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/responder"
 )
 
@@ -39,7 +40,7 @@ func (m *Model) ruleForm(r *backend.Rule) *form {
 		cur = *r
 		f.id = r.ID
 		f.title = fmt.Sprintf("Edit responder #%d (by %s)", r.ID, clean(r.OwnerName))
-		cooldown, senderCooldown = durText(seconds(r.Cooldown)), durText(seconds(r.SenderCooldown))
+		cooldown, senderCooldown = format.Typed(seconds(r.Cooldown)), format.Typed(seconds(r.SenderCooldown))
 	}
 	ch := "any"
 	if cur.Channel != nil {
@@ -58,12 +59,12 @@ func (m *Model) ruleForm(r *backend.Rule) *form {
 		{label: "type", value: cur.Type, choices: []string{"both", "broadcast", "direct"}, hint: "which messages it answers"},
 		{label: "source", value: cur.Source, choices: []string{"both", "rf", "mqtt"}, hint: "heard over the air, through MQTT, or both"},
 		{label: "channel", value: ch, choices: channelChoices, hint: "only messages on this channel index"},
-		{label: "cooldown", value: cooldown, unset: "default (" + durText(backend.DefaultRuleCooldown) + ")",
-			hint: "least time between two replies, e.g. 60s, 5m (at least " + durText(backend.MinRuleCooldown) +
-				"); empty: the default, " + durText(backend.DefaultRuleCooldown)},
-		{label: "sender cooldown", value: senderCooldown, unset: "default (" + durText(backend.DefaultRuleSenderCooldown) + ")",
+		{label: "cooldown", value: cooldown, unset: "default (" + format.Typed(backend.DefaultRuleCooldown) + ")",
+			hint: "least time between two replies, e.g. 60s, 5m (at least " + format.Typed(backend.MinRuleCooldown) +
+				"); empty: the default, " + format.Typed(backend.DefaultRuleCooldown)},
+		{label: "sender cooldown", value: senderCooldown, unset: "default (" + format.Typed(backend.DefaultRuleSenderCooldown) + ")",
 			hint: "least time between two replies to one sender; 0: the cooldown alone; empty: the default, " +
-				durText(backend.DefaultRuleSenderCooldown)},
+				format.Typed(backend.DefaultRuleSenderCooldown)},
 		{label: "dry run", value: yesNo(cur.DryRun), choices: []string{"no", "yes"}, hint: "log \"would reply\" and send nothing"},
 		{label: "enabled", value: yesNo(cur.Enabled), choices: []string{"yes", "no"}},
 		{label: "expires", value: exp, hint: "never, a time from now (24h) or a date: 2006-01-02 15:04"},
@@ -101,7 +102,7 @@ func (m *Model) beaconForm(b *backend.Beacon) *form {
 	}
 	return m.rulesForm(&form{kind: formBeacon, title: title, submit: m.submitBeacon, fields: []formField{
 		{label: "template", value: cur.Template, hint: "{my_name} {my_id} {battery} {voltage} {uptime} {time} {lat} {lon} {alt} {nodes}"},
-		{label: "interval", value: durText(seconds(cur.Interval)), hint: "how often, at least " + durText(responder.MinBeaconInterval) + " (airtime is shared)"},
+		{label: "interval", value: format.Typed(seconds(cur.Interval)), hint: "how often, at least " + format.Typed(responder.MinBeaconInterval) + " (airtime is shared)"},
 		{label: "channel", value: strconv.FormatUint(uint64(cur.Channel), 10), choices: channelChoices[1:], hint: "channel index to broadcast on"},
 	}})
 }
@@ -248,21 +249,6 @@ func (m *Model) parseExpiry(s string) (in time.Duration, at time.Time, err error
 		}
 	}
 	return 0, time.Time{}, fmt.Errorf("expires: %q is not never, a duration (24h) or a date (2006-01-02 15:04)", s)
-}
-
-// durText shows a duration without trailing zero units: "1m", "1h30m".
-func durText(d time.Duration) string {
-	if d == 0 {
-		return "0"
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 func pick(c bool, yes, no string) string {

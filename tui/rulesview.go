@@ -6,6 +6,7 @@ import (
 
 	"github.com/meshgate/meshgate/backend"
 	"github.com/meshgate/meshgate/filter"
+	"github.com/meshgate/meshgate/format"
 	"github.com/meshgate/meshgate/responder"
 )
 
@@ -111,8 +112,8 @@ func (m *Model) respondersView(w, h int) []string {
 		}
 		below = append(below, "")
 		below = append(below, m.note(fmt.Sprintf("#%d on %s by %s · type %s · source %s · channel %s · cooldown %s · per sender %s · expires %s",
-			r.ID, clean(r.Radio), clean(r.OwnerName), r.Type, r.Source, channelText(r.Channel), durText(seconds(r.Cooldown)),
-			durText(seconds(r.SenderCooldown)), exp), w)...)
+			r.ID, clean(r.Radio), clean(r.OwnerName), r.Type, r.Source, channelText(r.Channel), format.Typed(seconds(r.Cooldown)),
+			format.Typed(seconds(r.SenderCooldown)), exp), w)...)
 		switch {
 		case t.testing:
 			below = append(below, " "+t.input.View())
@@ -138,7 +139,7 @@ func (m *Model) respondersView(w, h int) []string {
 			fit(clean(r.Trigger), trigW) + " " + fit(clean(r.Reply), replyW) + " "
 		if wide {
 			line += fit(r.Type, 9) + " " + fit(r.Source, 5) + " " + fit(channelText(r.Channel), 3) + " " +
-				fit(durText(seconds(r.Cooldown)), 8) + " " + fit(durText(seconds(r.SenderCooldown)), 8) + " "
+				fit(format.Typed(seconds(r.Cooldown)), 8) + " " + fit(format.Typed(seconds(r.SenderCooldown)), 8) + " "
 		}
 		line += fit(ruleState(r), stateW)
 		if i == cur {
@@ -231,7 +232,7 @@ func (m *Model) beaconView(w int) []string {
 		out = append(out, "", st.dim.Render("   no beacon"+pick(backend.Can(m.id, backend.OpBeaconSet), " (e sets one)", "")))
 	} else {
 		row("template", clean(b.Template))
-		row("interval", "every "+durText(seconds(b.Interval)))
+		row("interval", "every "+format.Typed(seconds(b.Interval)))
 		row("channel", itoa(int(b.Channel))+" ("+clean(channelName(m.view(), b.Channel))+")")
 		row("state", pick(b.Enabled, st.ok.Render("running"), st.warn.Render("stopped")))
 		row("set by", clean(b.OwnerName))
@@ -245,5 +246,5 @@ func (m *Model) beaconView(w int) []string {
 	}
 	out = append(out, "")
 	return append(out, m.note("A beacon is a broadcast every router in range repeats: the interval is at least "+
-		durText(responder.MinBeaconInterval)+". e sets it, space starts or stops it, t sends it now, d removes it.", w)...)
+		format.Typed(responder.MinBeaconInterval)+". e sets it, space starts or stops it, t sends it now, d removes it.", w)...)
 }
