@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -45,10 +46,8 @@ type chatTab struct {
 	sel       int // selected message in the current conversation; -1: none
 	input     textinput.Model
 	composing bool
-	// addressing: the user is typing who a new direct message goes to.
-	addressing bool
-	to         textinput.Model
-	replyTo    *radio.Message
+	to        nodePrompt // who a new direct message goes to
+	replyTo   *radio.Message
 	// sending: the core has the last text and the radio has not taken it
 	// yet (the text rate limit is shared by everyone on the radio).
 	sending   bool
@@ -64,8 +63,8 @@ type chatTab struct {
 
 func (c *chatTab) init() {
 	c.input = newInput("> ", 400)
-	c.to = newInput("DM to: ", 40)
-	c.to.Placeholder = "a node's name, the start of one, or !id"
+	c.to = newNodePrompt("DM to: ")
+	c.to.input.Placeholder = "a node's name, the start of one, or !id"
 	c.reset()
 }
 
@@ -283,10 +282,8 @@ func (m *Model) chatKey(msg tea.KeyPressMsg) tea.Cmd {
 		if !m.allowed(backend.OpSend) {
 			return nil
 		}
-		c.addressing = true
-		c.to.Reset()
 		m.dirty |= dStatus
-		return c.to.Focus()
+		return c.to.start("")
 	case key.Matches(msg, k.reply):
 		cv := c.convs[c.cur]
 		if cv == nil || len(cv.msgs) == 0 {
@@ -427,43 +424,19 @@ func (c *chatTab) help(k *keys) []paneKey {
 		paneKey{k.send, backend.OpSend})
 }
 
-// addressKey reads who a new direct message goes to, resolved by the
-// core as the exec commands resolve --to.
-func (m *Model) addressKey(msg tea.KeyPressMsg) tea.Cmd {
-	c := &m.chat
-	m.dirty |= dBody
-	switch msg.String() {
-	case "esc":
-		c.addressing = false
-		c.to.Blur()
-		m.dirty |= dStatus
-		return nil
-	case "enter":
-		v := m.view()
-		num, err := backend.ResolveNode(v, c.to.Value())
-		switch {
-		case err != nil:
-			m.setFlash(err.Error(), true)
-			return nil
-		case num == meshtastic.Broadcast:
-			m.setFlash("a direct message goes to one node (the channels are for everyone)", true)
-			return nil
-		case v != nil && num == v.MyNodeNum:
-			m.setFlash("that is this radio's own node", true)
-			return nil
-		}
-		c.addressing = false
-		c.to.Blur()
-		m.dirty |= dStatus
-		return m.startDM(num)
+// dmTo refuses what a direct message cannot go to.
+func (m *Model) dmTo(num uint32) error {
+	switch v := m.view(); {
+	case num == meshtastic.Broadcast:
+		return errors.New("a direct message goes to one node (the channels are for everyone)")
+	case v != nil && num == v.MyNodeNum:
+		return errors.New("that is this radio's own node")
 	}
-	var cmd tea.Cmd
-	c.to, cmd = c.to.Update(msg)
-	return cmd
+	return nil
 }
 
 func (c *chatTab) hints(m *Model) string {
-	if c.addressing {
+	if c.to.open {
 		return "enter open the conversation · esc cancel"
 	}
 	if c.composing {
@@ -473,8 +446,8 @@ func (c *chatTab) hints(m *Model) string {
 }
 
 func (c *chatTab) key(m *Model, msg tea.KeyPressMsg) tea.Cmd {
-	if c.addressing {
-		return m.addressKey(msg)
+	if c.to.open {
+		return m.promptKey(&c.to, msg, m.dmTo, m.startDM)
 	}
 	if c.composing {
 		return m.composeKey(msg)
@@ -484,11 +457,11 @@ func (c *chatTab) key(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 
 func (c *chatTab) view(m *Model, w, h int) []string { return m.chatView(w, h) }
 
-func (c *chatTab) typing() bool { return c.composing || c.addressing }
+func (c *chatTab) typing() bool { return c.composing || c.to.open }
 
 func (c *chatTab) textField() *textinput.Model {
-	if c.addressing {
-		return &c.to
+	if c.to.open {
+		return &c.to.input
 	}
 	return &c.input
 }

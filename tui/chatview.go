@@ -260,9 +260,9 @@ func (m *Model) composeLines(w int) []string {
 	}
 	line := st.dim.Render(" press i to write a message")
 	switch {
-	case c.addressing:
-		c.to.SetWidth(max(10, w-12))
-		return append(out, cut(" "+c.to.View(), w))
+	case c.to.open:
+		c.to.input.SetWidth(max(10, w-12))
+		return append(out, cut(" "+c.to.input.View(), w))
 	case c.composing:
 		c.input.SetWidth(max(10, w-width(counter)-6))
 		line = " " + c.input.View()

@@ -76,18 +76,11 @@ func TestModelMemory(t *testing.T) {
 	if err := b.WaitConnected(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	heap := func() uint64 {
-		runtime.GC()
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
 	for _, c := range []struct{ name, tab string }{{"nodes", "Nodes"}, {"chat", "Chat"}, {"packets", "Packets"}} {
-		before := heap()
+		before := liveBytes()
 		const n = 50
 		ss := newSessions(t, fx, n, c.tab)
-		per := (int64(heap()) - int64(before)) / n
+		per := (liveBytes() - before) / n
 		t.Logf("%s tab at 120×40, 1,000 nodes: %d KiB per session", c.name, per/1024)
 		if per > 256<<10 {
 			t.Errorf("%s: %d KiB per session, want at most 256", c.name, per/1024)

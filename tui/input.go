@@ -4,6 +4,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/meshgate/meshgate/backend"
 )
 
 // onKey routes a key press: an open dialog or help gets it first, then a
@@ -174,4 +176,61 @@ func newInput(prompt string, limit int) textinput.Model {
 	s.Cursor.Blink = false
 	in.SetStyles(s)
 	return in
+}
+
+// nodePrompt is a one-line field that asks for a node: an !id, a name or
+// the start of one, resolved by the core as the exec commands resolve
+// theirs. The DM and traceroute prompts are one each.
+type nodePrompt struct {
+	input textinput.Model
+	open  bool
+}
+
+func newNodePrompt(label string) nodePrompt {
+	return nodePrompt{input: newInput(label, 40)}
+}
+
+// start opens the prompt, holding value (may be empty) ready to edit.
+func (p *nodePrompt) start(value string) tea.Cmd {
+	p.open = true
+	p.input.Reset()
+	if value != "" {
+		p.input.SetValue(value)
+		p.input.CursorEnd()
+	}
+	return p.input.Focus()
+}
+
+func (p *nodePrompt) close() {
+	p.open = false
+	p.input.Blur()
+}
+
+// promptKey handles a key for open prompt p: esc closes it; enter
+// resolves the text, asks check (when set) whether the node will do, and
+// only then closes the prompt and hands the node to use. A text that names
+// no node, or one check refuses, is flashed and stays to be corrected.
+func (m *Model) promptKey(p *nodePrompt, msg tea.KeyPressMsg, check func(num uint32) error, use func(num uint32) tea.Cmd) tea.Cmd {
+	m.dirty |= dBody
+	switch msg.String() {
+	case "esc":
+		p.close()
+		m.dirty |= dStatus
+		return nil
+	case "enter":
+		num, err := backend.ResolveNode(m.view(), p.input.Value())
+		if err == nil && check != nil {
+			err = check(num)
+		}
+		if err != nil {
+			m.setFlash(err.Error(), true)
+			return nil
+		}
+		p.close()
+		m.dirty |= dStatus
+		return use(num)
+	}
+	var cmd tea.Cmd
+	p.input, cmd = p.input.Update(msg)
+	return cmd
 }

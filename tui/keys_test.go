@@ -83,7 +83,7 @@ func TestKeys(t *testing.T) {
 
 		// Chat.
 		{view: "Chat", key: "n", press: []string{"2", "n", "h", "a", "n", "a", "'", "s", " ", "r", "enter"}, check: func(m *Model) bool {
-			return m.chat.cur == convKey{dm: true, num: numNamed(m, "Hana's Radio")} && m.chat.composing && !m.chat.addressing
+			return m.chat.cur == convKey{dm: true, num: numNamed(m, "Hana's Radio")} && m.chat.composing && !m.chat.to.open
 		}},
 		{view: "Chat", key: "→/l", press: []string{"2", "l"}, check: func(m *Model) bool { return m.chat.cur == convKey{num: 1} }},
 		{view: "Chat", key: "←/h", press: []string{"2", "l", "h"}, check: func(m *Model) bool { return m.chat.cur == convKey{} }},
@@ -124,10 +124,10 @@ func TestKeys(t *testing.T) {
 		{view: "Trace", key: "pgup", setup: twoTraces, press: []string{"pgdown", "pgup"}, check: func(m *Model) bool { return m.trace.cur == 0 }},
 		{view: "Trace", key: "end/G", setup: twoTraces, press: []string{"G"}, check: func(m *Model) bool { return m.trace.cur == 1 }},
 		{view: "Trace", key: "home/g", setup: twoTraces, press: []string{"G", "g"}, check: func(m *Model) bool { return m.trace.cur == 0 }},
-		{view: "Trace", key: "t", press: []string{"4", "t"}, check: func(m *Model) bool { return m.trace.prompting }},
+		{view: "Trace", key: "t", press: []string{"4", "t"}, check: func(m *Model) bool { return m.trace.prompt.open }},
 		// The prompt takes a name (or its start) as the exec commands do.
 		{view: "Trace", key: "t", press: []string{"4", "t", "h", "i", "l", "l", "enter"}, check: func(m *Model) bool {
-			return !m.trace.prompting && (m.trace.job != nil && m.trace.job.target == numNamed(m, "Hilltop Lookout") ||
+			return !m.trace.prompt.open && (m.trace.job != nil && m.trace.job.target == numNamed(m, "Hilltop Lookout") ||
 				len(m.trace.results) > 0 && m.trace.results[0].Target == numNamed(m, "Hilltop Lookout"))
 		}},
 		{view: "Trace", key: "w", press: []string{"4", "w"}, check: func(m *Model) bool { return m.dialog != nil && m.dialog.title == "Start a sweep?" }},

@@ -22,8 +22,7 @@ import (
 type traceTab struct {
 	job       *traceJob
 	jobs      int // ids for jobs
-	prompt    textinput.Model
-	prompting bool
+	prompt    nodePrompt
 	results   []sessions.TraceResult // newest first
 	cur, top  int
 	showSweep bool
@@ -51,14 +50,13 @@ type traceJob struct {
 }
 
 func (t *traceTab) init() {
-	t.prompt = newInput("trace node: ", 40)
+	t.prompt = newNodePrompt("trace node: ")
 }
 
 func (t *traceTab) reset() {
 	prompt, jobs, gen := t.prompt, t.jobs, t.sweepGen
 	*t = traceTab{prompt: prompt, jobs: jobs, sweepGen: gen + 1}
-	t.prompt.Reset()
-	t.prompt.Blur()
+	t.prompt.close()
 }
 
 func (t *traceTab) reload(rec Session) {
@@ -236,14 +234,12 @@ func (m *Model) traceKey(msg tea.KeyPressMsg) tea.Cmd {
 		if !m.allowed(backend.OpTraceroute) {
 			return nil
 		}
-		t.prompting = true
-		t.prompt.Reset()
+		var id string
 		if n := m.nodes.selected(); n != nil && n.Num != m.view().MyNodeNum {
-			t.prompt.SetValue(n.ID())
-			t.prompt.CursorEnd()
+			id = n.ID()
 		}
 		m.dirty |= dStatus
-		return t.prompt.Focus()
+		return t.prompt.start(id)
 	case key.Matches(msg, k.sweep):
 		if !m.allowed(backend.OpSweep) {
 			return nil
@@ -269,31 +265,6 @@ func (m *Model) traceKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// promptKey reads the node to trace: an id, or a name or the start of one.
-func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
-	t := &m.trace
-	m.dirty |= dBody
-	switch msg.String() {
-	case "esc":
-		t.prompting = false
-		t.prompt.Blur()
-		m.dirty |= dStatus
-		return nil
-	case "enter":
-		num, err := backend.ResolveNode(m.view(), t.prompt.Value())
-		if err != nil {
-			m.setFlash(err.Error(), true)
-			return nil
-		}
-		t.prompting = false
-		t.prompt.Blur()
-		return m.startTrace(num)
-	}
-	var cmd tea.Cmd
-	t.prompt, cmd = t.prompt.Update(msg)
-	return cmd
-}
-
 // The Trace tab as a pane.
 
 func (t *traceTab) name() string { return "Trace" }
@@ -305,23 +276,23 @@ func (t *traceTab) help(k *keys) []paneKey {
 }
 
 func (t *traceTab) hints(m *Model) string {
-	if t.prompting {
+	if t.prompt.open {
 		return "node id or name · enter trace · esc cancel"
 	}
 	return "t trace · w sweep · c cancel · v history/sweep · ? help"
 }
 
 func (t *traceTab) key(m *Model, msg tea.KeyPressMsg) tea.Cmd {
-	if t.prompting {
-		return m.promptKey(msg)
+	if t.prompt.open {
+		return m.promptKey(&t.prompt, msg, nil, m.startTrace)
 	}
 	return m.traceKey(msg)
 }
 
 func (t *traceTab) view(m *Model, w, h int) []string { return m.traceView(w, h) }
 
-func (t *traceTab) typing() bool                { return t.prompting }
-func (t *traceTab) textField() *textinput.Model { return &t.prompt }
+func (t *traceTab) typing() bool                { return t.prompt.open }
+func (t *traceTab) textField() *textinput.Model { return &t.prompt.input }
 func (t *traceTab) edited(*Model)               {}
 
 func (t *traceTab) scroll(_ *Model, n int) tea.Cmd {

@@ -39,8 +39,8 @@ func (m *Model) traceView(w, h int) []string {
 			cur = target + " · " + st.ok.Render("waiting for the reply, "+short(now.Sub(started)))
 		}
 	}
-	if t.prompting {
-		cur = t.prompt.View()
+	if t.prompt.open {
+		cur = t.prompt.input.View()
 	}
 	out = append(out, cut(" "+st.bold.Render("now   ")+" "+cur, w))
 
