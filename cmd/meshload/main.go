@@ -36,8 +36,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "trivial" {
 		fs := flag.NewFlagSet("trivial", flag.ExitOnError)
 		listen := fs.String("listen", "127.0.0.1:2300", "address to serve the trivial program on")
+		fps := fs.Int("fps", 60, "the trivial program's frame rate (Bubble Tea's default is 60)")
 		_ = fs.Parse(os.Args[2:])
-		if err := runTrivial(*listen); err != nil {
+		if err := runTrivial(*listen, *fps); err != nil {
 			fmt.Fprintln(os.Stderr, "meshload:", err)
 			os.Exit(1)
 		}

@@ -23,7 +23,7 @@ import (
 // a wish + Bubble Tea v2 program per session that only shows the last
 // line any session typed. It costs what any Bubble Tea app over SSH
 // costs, so the gap between it and the gateway is the gateway's own.
-func runTrivial(listen string) error {
+func runTrivial(listen string, fps int) error {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return err
@@ -32,7 +32,7 @@ func runTrivial(listen string) error {
 	if err != nil {
 		return err
 	}
-	h := &hub{progs: map[*tea.Program]struct{}{}}
+	h := &hub{progs: map[*tea.Program]struct{}{}, fps: fps}
 	srv, err := wish.NewServer(
 		func(s *ssh.Server) error { s.AddHostKey(signer); return nil },
 		wish.WithAddress(listen),
@@ -57,6 +57,7 @@ func runTrivial(listen string) error {
 
 // hub passes each typed line to every session's program.
 type hub struct {
+	fps   int
 	mu    sync.Mutex
 	progs map[*tea.Program]struct{}
 }
@@ -64,7 +65,7 @@ type hub struct {
 type lineMsg string
 
 func (h *hub) program(sess ssh.Session) *tea.Program {
-	p := tea.NewProgram(&trivialModel{hub: h, line: "trivial: waiting"}, bubbletea.MakeOptions(sess)...)
+	p := tea.NewProgram(&trivialModel{hub: h, line: "trivial: waiting"}, append(bubbletea.MakeOptions(sess), tea.WithFPS(h.fps))...)
 	h.mu.Lock()
 	h.progs[p] = struct{}{}
 	h.mu.Unlock()
