@@ -30,6 +30,8 @@ type fixture struct {
 	core *backend.Backend
 	sim  *sim.Radio
 	mgr  *sessions.Manager
+	db   *store.Store
+	reg  *radio.Registry
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -49,7 +51,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	mgr := sessions.NewManager(sessions.Config{})
-	return &fixture{core: backend.New(backend.Deps{Radios: reg, Sessions: mgr, Store: db}), sim: r, mgr: mgr}
+	return &fixture{core: backend.New(backend.Deps{Radios: reg, Sessions: mgr, Store: db}), sim: r, mgr: mgr, db: db, reg: reg}
 }
 
 type result struct {
@@ -289,5 +291,56 @@ func TestGuards(t *testing.T) {
 		if d := time.Since(start); d > 10*time.Second {
 			t.Errorf("%q took %s: the guard did not refuse at once", c.line, d)
 		}
+	}
+}
+
+// telemetry names the node a name matched, then one row per reading with
+// units; a powered node's battery reads "ext" as in nodes.
+func TestTelemetryText(t *testing.T) {
+	f := newFixture(t)
+	var node *pb.NodeInfo
+	for _, n := range f.sim.Nodes() {
+		if n.GetNum() != f.sim.MyNodeNum() && n.GetUser().GetLongName() != "" {
+			node = n
+			break
+		}
+	}
+	u := node.GetUser()
+	br, err := f.reg.Get("base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := br.Subscribe("names") // names come from the connected radio's node list
+	defer sub.Close()
+	if err := br.WaitConnected(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if res := f.run(t, auth.Viewer, "telemetry -r base "+node.GetUser().GetId()); res.code != 0 ||
+		!strings.HasPrefix(res.out, "no telemetry from ") || !strings.HasSuffix(res.out, " in the last 24h\n") {
+		t.Fatalf("before any reading: %+v", res)
+	}
+	level, powered, volts := uint32(87), uint32(101), 3.91
+	at := time.Now().Add(-5 * time.Minute)
+	f.db.AddTelemetry(store.Telemetry{Radio: "base", Node: node.GetNum(), At: at, BatteryLevel: &level, Voltage: &volts})
+	f.db.AddTelemetry(store.Telemetry{Radio: "base", Node: node.GetNum(), At: at.Add(time.Minute), BatteryLevel: &powered})
+	var res result
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		res = f.run(t, auth.Viewer, "telemetry -r base --since 2h "+u.GetId())
+		if strings.Count(res.out, "\n") == 4 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	lines := strings.Split(strings.TrimSuffix(res.out, "\n"), "\n")
+	want := u.GetLongName() + " (" + u.GetShortName() + ", " + u.GetId() + "): 2 readings in the last 2h"
+	if res.code != 0 || len(lines) != 4 || lines[0] != want {
+		t.Fatalf("got %+v, want first line %q and 4 lines", res, want)
+	}
+	if f := strings.Fields(lines[2]); len(f) < 3 || f[0] != "5m" || f[1] != "87%" || f[2] != "3.91V" {
+		t.Errorf("first reading: %q", lines[2])
+	}
+	if f := strings.Fields(lines[3]); len(f) < 3 || f[0] != "4m" || f[1] != "ext" || f[2] != "-" {
+		t.Errorf("second reading: %q", lines[3])
 	}
 }

@@ -412,26 +412,24 @@ func (r *runner) telemetryCmd() *cobra.Command {
 			if r.json {
 				return r.writeJSON(s)
 			}
-			name := format.Clean(s.Node)
-			if s.ShortName != "" {
-				name = format.Clean(s.ShortName) + " " + s.Node
+			// The node named first: a name's start may have matched
+			// another node than the one meant.
+			name := s.Node
+			switch {
+			case s.LongName != "":
+				name = format.Clean(s.LongName) + " (" + format.Clean(s.ShortName) + ", " + s.Node + ")"
+			case s.ShortName != "":
+				name = format.Clean(s.ShortName) + " (" + s.Node + ")"
 			}
+			now, span := r.env.Now(), format.Typed(q.Since)
 			if len(s.Points) == 0 {
-				r.printf("no telemetry from %s in the last %s\n", name, format.Duration(r.env.Now().Sub(s.Since)))
+				r.printf("no telemetry from %s in the last %s\n", name, span)
 				return nil
 			}
-			now := r.env.Now()
+			r.printf("%s: %s in the last %s\n", name, format.Count(len(s.Points), "reading"), span)
 			r.printf("%-6s %8s %7s %8s %8s %8s %8s %9s\n", "AGE", "BATTERY", "VOLTAGE", "CH UTIL", "AIR TX", "TEMP", "HUMIDITY", "PRESSURE")
 			for _, p := range s.Points {
-				bat := "-"
-				switch {
-				case p.BatteryLevel == nil:
-				case *p.BatteryLevel > 100:
-					bat = "powered"
-				default:
-					bat = fmt.Sprintf("%d%%", *p.BatteryLevel)
-				}
-				r.printf("%-6s %8s %7s %8s %8s %8s %8s %9s\n", format.Age(now, p.Time), bat, metric(p.Voltage, "%.2fV"),
+				r.printf("%-6s %8s %7s %8s %8s %8s %8s %9s\n", format.Age(now, p.Time), format.Power(p.BatteryLevel), metric(p.Voltage, "%.2fV"),
 					metric(p.ChannelUtilization, "%.1f%%"), metric(p.AirUtilTx, "%.1f%%"), metric(p.Temperature, "%.1f°C"),
 					metric(p.RelativeHumidity, "%.0f%%"), metric(p.BarometricPressure, "%.1fhPa"))
 			}
