@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,10 @@ type markerResult struct {
 	// fanning one event out to every session's screen, without the
 	// radio's own time to take the text (which the gateway does not set).
 	spread []time.Duration
+	// last is each marker's last sighting after its first: one slow
+	// marker (a burst of the radio's own traffic, a collection) moves a
+	// p99 of a dozen markers on its own, and this shows whether it did.
+	last   []time.Duration
 	misses int
 	rss    int // KiB, of rssOf, at the end with the sessions open
 }
@@ -122,6 +127,7 @@ func (r markerRun) run() (markerResult, error) {
 			for _, d := range these {
 				res.spread = append(res.spread, d-first)
 			}
+			res.last = append(res.last, slices.Max(these)-first)
 		}
 		time.Sleep(r.every)
 	}
@@ -222,7 +228,12 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 func (res markerResult) String() string {
 	ds, sp := sorted(res.latencies), sorted(res.spread)
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+	last := make([]string, len(res.last))
+	for i, d := range res.last {
+		last[i] = fmt.Sprintf("%.0f", float64(d.Microseconds())/1000)
+	}
 	return fmt.Sprintf("%d sessions, %d sightings, %d missed: enter to screen p50 %s, p99 %s, max %s; "+
 		"after the first screen p50 %s, p99 %s", res.open, len(ds), res.misses,
-		ms(quantile(ds, 0.5)), ms(quantile(ds, 0.99)), ms(quantile(ds, 1)), ms(quantile(sp, 0.5)), ms(quantile(sp, 0.99)))
+		ms(quantile(ds, 0.5)), ms(quantile(ds, 0.99)), ms(quantile(ds, 1)), ms(quantile(sp, 0.5)), ms(quantile(sp, 0.99))) +
+		"; each marker's last screen after its first: " + strings.Join(last, ", ") + " ms"
 }
