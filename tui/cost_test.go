@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	uv "github.com/charmbracelet/ultraviolet"
 
 	"github.com/meshgate/meshgate/auth"
 	"github.com/meshgate/meshgate/backend"
@@ -181,4 +184,64 @@ func BenchmarkFrame(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkScreenFrame is what Bubble Tea's renderer does with a frame
+// (clear its cell buffer, draw the view's string into it, diff it against
+// the screen, write the difference), for a one-line view as a trivial
+// program has and for our Chat tab as each new text arrives. It
+// separates the renderer's fixed cost per frame from what a full screen
+// adds. ns/op of the Chat case includes our Update and View.
+func BenchmarkScreenFrame(b *testing.B) {
+	b.Run("one-line", func(b *testing.B) {
+		benchScreen(b, func(i int) string { return "trivial: marker " + strconv.Itoa(i) })
+	})
+	b.Run("Chat", func(b *testing.B) {
+		fx := newFixture(b, fixtureOpts{nodes: 40})
+		s := newSessions(b, fx, 1, "Chat")[0]
+		v := s.m.view()
+		var from []uint32
+		for _, n := range v.Nodes {
+			if n.Num != v.MyNodeNum {
+				from = append(from, n.Num)
+			}
+		}
+		benchScreen(b, func(i int) string {
+			msg := &radio.Message{Radio: "base", At: time.Now(), ID: uint32(i + 1), From: from[(i+len(from))%len(from)],
+				To: meshtastic.Broadcast, Text: "marker " + strconv.Itoa(i) + " and a few words of text"}
+			s.m.Update(eventsMsg{radio: "base", events: []*radio.Event{{Kind: radio.EvMessage, At: msg.At, Message: msg}}})
+			s.m.Update(frameMsg{})
+			return s.m.View().Content
+		})
+	})
+}
+
+func benchScreen(b *testing.B, next func(i int) string) {
+	var out countingWriter
+	scr := uv.NewTerminalRenderer(&out, []string{"TERM=xterm-256color"})
+	scr.SetColorProfile(colorprofile.TrueColor)
+	scr.SetFullscreen(true)
+	scr.Resize(120, 40)
+	buf := uv.NewScreenBuffer(120, 40)
+	frame := func(content string) {
+		buf.Clear()
+		uv.NewStyledString(content).Draw(buf, buf.Bounds())
+		scr.Render(buf.RenderBuffer)
+		_ = scr.Flush()
+	}
+	frame(next(-1))
+	out = 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		frame(next(i))
+	}
+	b.ReportMetric(float64(out)/float64(b.N), "bytes/frame")
+}
+
+type countingWriter int
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
 }
