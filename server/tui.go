@@ -16,13 +16,13 @@ import (
 // uiFPS caps how often a session's screen is written. Bubble Tea writes
 // only on its renderer ticks, so whatever the model shows waits up to one
 // tick: at 60 FPS (Bubble Tea's default) a packet's frame and the first
-// frame after login leave within 17 ms. At 30 FPS every frame waited up to
-// 33 ms, and the UI's median packet-to-screen was 1.3–1.7× a trivial
-// program's; at 60 it is 0.9–1.4× (docs/reliability.md). Ticks with nothing new cost a
-// string comparison each: 200 idle sessions took 9 % of one core at 60 FPS
-// against 7 % at 30. Radio events are coalesced further inside the model
-// (a leading-edge frame, then one per 50 ms at most), so a busy radio does
-// not draw more often.
+// frame after login leave within 17 ms. At 30 FPS every frame waited up
+// to 33 ms, and the UI's median packet-to-screen was 1.3–1.7× a trivial
+// program's; at 60 it is 0.9–1.4× (docs/reliability.md). Ticks with
+// nothing new cost a string comparison each: 200 idle sessions took 9 %
+// of one core at 60 FPS against 7 % at 30. Radio events are coalesced
+// further inside the model (a leading-edge frame, then one per 50 ms at
+// most), so a busy radio does not draw more often.
 const uiFPS = 60
 
 // runTUI runs the terminal UI for a session with a PTY, in the session's
