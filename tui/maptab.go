@@ -358,7 +358,7 @@ func (t *mapTab) view(m *Model, w, h int) []string {
 	// Nodes: a glyph each, then the short name beside it where there is
 	// room. Glyphs go farthest first, so that near ones win a shared cell;
 	// labels go nearest first (ours, then by distance), for the same reason.
-	shown := 0
+	shown, mqttOut := 0, 0
 	type mark struct {
 		col, row int
 		p        placed
@@ -369,6 +369,9 @@ func (t *mapTab) view(m *Model, w, h int) []string {
 		p := nodes[i]
 		x, y := px(p.at)
 		if x < 0 || y < 0 || x >= pw || y >= ph {
+			if p.n.ViaMQTT {
+				mqttOut++
+			}
 			continue
 		}
 		shown++
@@ -428,7 +431,11 @@ func (t *mapTab) view(m *Model, w, h int) []string {
 	})
 
 	top := fmt.Sprintf(" %d of %d nodes placed", len(nodes), len(v.Nodes))
-	if shown < len(nodes) {
+	switch out := len(nodes) - shown; {
+	case out > 0 && out == mqttOut && !t.moved:
+		// The fit left them out on purpose; say so, and how to see them.
+		top += fmt.Sprintf(", %d via MQTT out of view (- zooms out)", out)
+	case out > 0:
 		top += fmt.Sprintf(", %d in view", shown)
 	}
 	legend := "◉ us ● RF ○ MQTT · dim: position over 2 h old "
