@@ -538,3 +538,22 @@ func TestMQTTHealthFromHistory(t *testing.T) {
 		return h.RF == 1 && h.MQTT == 2
 	})
 }
+
+// Key hints too long for the status line lose keys before "? help",
+// latest first, rather than "? help" itself.
+func TestFitHints(t *testing.T) {
+	s := "R reboot · H shutdown · C connect now · ? help"
+	for w, want := range map[int]string{
+		80: s,
+		40: "R reboot · H shutdown · ? help",
+		20: "R reboot · ? help",
+		5:  "R reboot · ? help", // the view's first key and help stay; the line cuts the rest
+	} {
+		if got := fitHints(s, w); got != want {
+			t.Errorf("fitHints(%d) = %q, want %q", w, got, want)
+		}
+	}
+	if got := fitHints("? help", 3); got != "? help" {
+		t.Errorf("a lone hint: %q", got)
+	}
+}

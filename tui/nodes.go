@@ -207,7 +207,7 @@ func (m *Model) pickKey(msg tea.KeyPressMsg) tea.Cmd {
 // pickHint lists the columns to sort by, numbered as the heading shows them.
 func (t *nodesTab) pickHint() string {
 	var b strings.Builder
-	b.WriteString("sort by:")
+	b.WriteString("sort:")
 	for i, s := range t.layout {
 		if i < 9 {
 			fmt.Fprintf(&b, " %d %s", i+1, s.col)

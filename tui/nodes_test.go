@@ -66,7 +66,7 @@ func TestNodeSortPicker(t *testing.T) {
 	u := startUI(t, fx, uiOpts{bind: "base"})
 	u.connected()
 	u.key("s")
-	s := u.waitText("sort by: 1 SHRT")
+	s := u.waitText("sort: 1 SHRT")
 	if !strings.Contains(s, " 1 SHRT ") && !strings.Contains(s, " 1 SH") {
 		t.Errorf("the heading does not number the columns:\n%s", s)
 	}

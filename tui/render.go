@@ -212,18 +212,30 @@ func (m *Model) renderStatus(w int) string {
 		}
 	case m.notice.text != "":
 		left, style = "["+clock(m.notice.at, m.now(), m.loc)+"] "+m.notice.text, st.barWarn
-	default:
-		left = m.hints()
 	}
 	var rightText string
 	if m.idle.warn {
 		rightText = "idle: closing in " + short(m.idle.left) + " "
+	}
+	if left == "" {
+		left = fitHints(m.hints(), w-width(rightText)-1)
 	}
 	l := style.Render(fit(" "+clean(left), w-width(rightText)))
 	if rightText == "" {
 		return l
 	}
 	return l + st.barWarn.Render(rightText)
+}
+
+// fitHints shortens "a · b · c · ? help" to w columns by leaving out the
+// keys before the last one, latest first: "? help" lists them all, so
+// it is the one that must stay.
+func fitHints(s string, w int) string {
+	items := strings.Split(s, " · ")
+	for len(items) > 2 && width(strings.Join(items, " · ")) > w {
+		items = slices.Delete(items, len(items)-2, len(items)-1)
+	}
+	return strings.Join(items, " · ")
 }
 
 // hints are the few keys worth showing on the status line.
