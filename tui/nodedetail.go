@@ -48,7 +48,7 @@ func (m *Model) nodeDetail(v *radio.View, n *meshtastic.Node, w, h int) []string
 	if n.ViaMQTT {
 		path = "MQTT"
 	}
-	hops := "hops ?"
+	hops := "hops unknown"
 	if n.HopsAway != nil {
 		hops = "hops " + fmt.Sprint(*n.HopsAway)
 	}
@@ -80,7 +80,7 @@ func (m *Model) nodeDetail(v *radio.View, n *meshtastic.Node, w, h int) []string
 		tel = append(tel, fmt.Sprintf("airtx %.1f%%", *n.AirUtilTx))
 	}
 	if n.Uptime != nil {
-		tel = append(tel, "up "+short(secs(*n.Uptime)))
+		tel = append(tel, "up "+format.Duration(secs(*n.Uptime)))
 	}
 	kv("telemetry", strings.Join(tel, " · "))
 	for _, l := range m.sparkLines(n, w-12) {
