@@ -53,6 +53,7 @@ func TestGolden(t *testing.T) {
 		{"packets_filter_port", 80, 24, true, 0, []step{injected, keys("3", "o")}},
 		{"packets_inspector", 80, 24, true, 0, []step{injected, keys("3", "up", "enter")}},
 		{"packets_inspector_160x48", 160, 48, true, 0, []step{injected, keys("3", "up", "enter")}},
+		{"packets_inspector_scrolled", 80, 18, true, 0, []step{injected, keys("3", "up", "enter", "j")}},
 		{"packets_sent", 80, 24, true, 0, []step{chatted, keys("3")}},
 		{"trace_80x24", 80, 24, true, 0, []step{traced}},
 		{"trace_160x48", 160, 48, true, 0, []step{traced}},

@@ -134,6 +134,7 @@ func (m *Model) packetsKey(msg tea.KeyPressMsg) tea.Cmd {
 		switch {
 		case key.Matches(msg, k.back, k.inspect):
 			p.inspect = false
+			m.dirty |= dStatus
 		case key.Matches(msg, k.up):
 			p.inspTop = max(0, p.inspTop-1)
 		case key.Matches(msg, k.down):
@@ -142,6 +143,10 @@ func (m *Model) packetsKey(msg tea.KeyPressMsg) tea.Cmd {
 			p.inspTop = max(0, p.inspTop-10)
 		case key.Matches(msg, k.pgDown):
 			p.inspTop += 10
+		case key.Matches(msg, k.home):
+			p.inspTop = 0
+		case key.Matches(msg, k.end):
+			p.inspTop = 1 << 30 // the view keeps it in range
 		}
 		return nil
 	}
@@ -167,6 +172,7 @@ func (m *Model) packetsKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.inspect):
 		if p.selected() != nil {
 			p.inspect, p.inspTop = true, 0
+			m.dirty |= dStatus // the inspector's own hints
 		}
 	case key.Matches(msg, k.portFilter):
 		cycle := portCycle()
@@ -396,8 +402,7 @@ func (m *Model) inspectView(lp sessions.LoggedPacket, w, h int) []string {
 			body = append(body, "", st.bold.Render(" text"), "  "+clean(string(d.GetPayload())))
 		}
 	}
-	m.pkts.inspTop = max(0, min(m.pkts.inspTop, len(body)-h))
-	out := body[m.pkts.inspTop:]
+	out := m.scrolled(body, &m.pkts.inspTop, h) // a long packet says that it scrolls
 	for i := range out {
 		out[i] = cut(out[i], w)
 	}
@@ -413,8 +418,11 @@ func (p *packetsTab) help(k *keys) []paneKey {
 }
 
 func (p *packetsTab) hints(m *Model) string {
-	if p.searching {
+	switch {
+	case p.searching:
 		return "type to search · enter keep · esc clear"
+	case p.inspect:
+		return "↑↓ scroll · enter or esc close · ? help"
 	}
 	return "space pause · enter inspect · o port · n node · / search · x clear · ? help"
 }
