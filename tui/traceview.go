@@ -19,7 +19,12 @@ func (m *Model) traceView(w, h int) []string {
 	if m.radio != nil {
 		queue = m.radio.QueueLen()
 	}
-	out := []string{cut(st.dim.Render(fmt.Sprintf(" queue: %d waiting, shared by everyone on %s · the radio allows one every 30 s", queue, m.name)), w)}
+	// The queue counts the traceroute running as well as those waiting.
+	q := "empty"
+	if queue > 0 {
+		q = format.Count(queue, "traceroute")
+	}
+	out := []string{cut(st.dim.Render(fmt.Sprintf(" queue: %s, shared by everyone on %s · the radio allows one every 30 s", q, m.name)), w)}
 
 	// The traceroute in progress.
 	cur := st.dim.Render("none (t traces a node)")
