@@ -24,7 +24,7 @@ func (m *Model) traceView(w, h int) []string {
 	if queue > 0 {
 		q = format.Count(queue, "traceroute")
 	}
-	out := []string{cut(st.dim.Render(fmt.Sprintf(" queue: %s, shared by everyone on %s · the radio allows one every 30 s", q, m.name)), w)}
+	out := []string{cut(st.dim.Render(fmt.Sprintf(" queue: %s, shared by everyone on %s · one per 30 s (radio limit)", q, m.name)), w)}
 
 	// The traceroute in progress.
 	cur := st.dim.Render("none (t traces a node)")
