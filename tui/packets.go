@@ -134,7 +134,6 @@ func (m *Model) packetsKey(msg tea.KeyPressMsg) tea.Cmd {
 		switch {
 		case key.Matches(msg, k.back, k.inspect):
 			p.inspect = false
-			m.dirty |= dStatus
 		case key.Matches(msg, k.up):
 			p.inspTop = max(0, p.inspTop-1)
 		case key.Matches(msg, k.down):
@@ -172,7 +171,6 @@ func (m *Model) packetsKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.inspect):
 		if p.selected() != nil {
 			p.inspect, p.inspTop = true, 0
-			m.dirty |= dStatus // the inspector's own hints
 		}
 	case key.Matches(msg, k.portFilter):
 		cycle := portCycle()

@@ -51,7 +51,9 @@ func (m *Model) render() {
 	if m.dirty&dBody != 0 {
 		m.parts.body = lines(m.renderBody(w, h-3), h-3)
 	}
-	if m.dirty&dStatus != 0 {
+	// The key hints follow the view's state (an inspector open, a prompt
+	// up), so a new body may mean new hints: one line, redrawn with it.
+	if m.dirty&(dStatus|dBody) != 0 {
 		m.parts.status = m.renderStatus(w)
 	}
 	var b strings.Builder
