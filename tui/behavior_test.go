@@ -10,6 +10,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/meshgate/meshgate/auth"
@@ -265,7 +266,7 @@ func TestNoRedrawWhenIdle(t *testing.T) {
 	}
 }
 
-// A busy radio costs each session at most one frame per frameDelay.
+// A busy radio costs each session about one frame per frameDelay.
 func TestFramesCoalesced(t *testing.T) {
 	fx := newFixture(t, fixtureOpts{traffic: time.Millisecond})
 	u := startUI(t, fx, uiOpts{bind: "base"})
@@ -288,6 +289,59 @@ func TestFramesCoalesced(t *testing.T) {
 	}
 	if frames > limit {
 		t.Fatalf("%d frames for %d packets in %s; want at most %d", frames, packets, elapsed, limit)
+	}
+}
+
+// After a quiet spell the first frameBurst changes draw at once; a third
+// inside the window waits for it, and so does every change in a window
+// that opened with waiting changes, until a window passes with none.
+func TestFrameBurst(t *testing.T) {
+	fx := newFixture(t, fixtureOpts{nodes: 3})
+	m := newSessions(t, fx, 1, "Chat")[0].m
+	v := m.view()
+	var from uint32
+	for _, n := range v.Nodes {
+		if n.Num != v.MyNodeNum {
+			from = n.Num
+		}
+	}
+	id := uint32(0)
+	text := func(s string) {
+		id++
+		msg := &radio.Message{Radio: "base", At: time.Now(), ID: id, From: from, To: meshtastic.Broadcast, Text: s}
+		m.Update(eventsMsg{radio: "base", events: []*radio.Event{{Kind: radio.EvMessage, At: msg.At, Message: msg}}})
+	}
+	shown := func(s string) bool { return strings.Contains(ansi.Strip(m.View().Content), s) }
+	for i, step := range []struct {
+		text  string // a text arrives (or the window ends, with "")
+		shown []string
+		not   []string
+	}{
+		{text: "first after quiet", shown: []string{"first after quiet"}},
+		{text: "second, right after", shown: []string{"second, right after"}},
+		{text: "third waits", not: []string{"third waits"}},
+		{shown: []string{"third waits"}}, // the window ends; its frame opens the next
+		{text: "inside a busy window", not: []string{"inside a busy window"}},
+		{shown: []string{"inside a busy window"}},
+		{}, // a window with nothing waiting: quiet again
+		{text: "quiet again", shown: []string{"quiet again"}},
+		{text: "and burst again", shown: []string{"and burst again"}},
+	} {
+		if step.text != "" {
+			text(step.text)
+		} else {
+			m.Update(frameMsg{})
+		}
+		for _, s := range step.shown {
+			if !shown(s) {
+				t.Errorf("step %d: %q not on screen", i, s)
+			}
+		}
+		for _, s := range step.not {
+			if shown(s) {
+				t.Errorf("step %d: %q drawn before its window ended", i, s)
+			}
+		}
 	}
 }
 

@@ -38,8 +38,16 @@ const (
 )
 
 // frameDelay coalesces radio events: however many arrive, the screen is
-// rebuilt at most this often for them (see later).
+// rebuilt about this often for them (see later).
 const frameDelay = 50 * time.Millisecond
+
+// frameBurst is how many frames radio events may draw at once after a
+// quiet spell, before the rest wait for frameDelay. One is too few on a
+// shared radio: a text that arrives just after some other change (a
+// position, a node's battery) would wait out that change's window, up to
+// 50 ms, in every session that drew it, and that wait was the slowest
+// tenth of texts reaching screens under load (meshload -marker).
+const frameBurst = 2
 
 // Smallest usable window.
 const minWidth, minHeight = 40, 10
@@ -87,6 +95,7 @@ type Model struct {
 
 	dirty, pending dirt
 	framing        bool        // a frame timer is running
+	framesLeft     int         // frames radio events may still draw before the timer ends
 	frameView      *radio.View // the view being rendered, read once per frame
 	renders        int         // frames built, for tests and measurements
 	parts          struct{ header, tabs, body, status string }
@@ -253,26 +262,34 @@ func (m *Model) input(f func() tea.Cmd) tea.Cmd {
 }
 
 // later schedules a redraw of the parts radio events changed. This is the
-// only place radio events turn into redraws. The first event after a quiet
-// spell is drawn at once (leading edge) and opens a window of frameDelay;
-// events inside the window wait for its end and share one frame, which
-// opens the next window. So a packet after silence costs no delay, and a
-// busy radio costs each session at most one frame per frameDelay.
+// only place radio events turn into redraws. After a quiet spell the first
+// frameBurst changes are drawn at once (leading edge), and the first opens
+// a window of frameDelay; later changes inside the window wait for its end
+// and share one frame, which opens the next window with nothing left to
+// draw at once. So a packet after silence costs no delay, and a busy radio
+// costs each session one frame per frameDelay, plus frameBurst-1 after
+// each quiet spell.
 func (m *Model) later(d dirt) tea.Cmd {
 	if d == 0 {
 		return nil
 	}
-	if m.framing {
+	if m.framing && m.framesLeft == 0 {
 		m.pending |= d
 		return nil
 	}
 	m.dirty |= d
+	if m.framing {
+		m.framesLeft--
+		return nil
+	}
 	m.framing = true
+	m.framesLeft = frameBurst - 1
 	return after(m.ctx, frameDelay, frameMsg{})
 }
 
 // onFrame ends a frame window: what waited is drawn now and opens the
-// next window; a quiet window ends without a timer.
+// next window, which draws nothing more at once; a quiet window ends
+// without a timer and restores the burst.
 func (m *Model) onFrame() tea.Cmd {
 	if m.pending == 0 {
 		m.framing = false
@@ -280,6 +297,7 @@ func (m *Model) onFrame() tea.Cmd {
 	}
 	m.dirty |= m.pending
 	m.pending = 0
+	m.framesLeft = 0
 	return after(m.ctx, frameDelay, frameMsg{})
 }
 
