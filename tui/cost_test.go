@@ -221,6 +221,7 @@ func benchScreen(b *testing.B, next func(i int) string) {
 	scr := uv.NewTerminalRenderer(&out, []string{"TERM=xterm-256color"})
 	scr.SetColorProfile(colorprofile.TrueColor)
 	scr.SetFullscreen(true)
+	scr.SetScrollOptim(true) // as Bubble Tea sets it on Unix
 	scr.Resize(120, 40)
 	buf := uv.NewScreenBuffer(120, 40)
 	frame := func(content string) {
