@@ -54,6 +54,7 @@ type chatTab struct {
 	sendSeq   int                         // numbers the sends, so a late answer is told apart
 	sentText  string                      // the text being sent, recognised when it comes back
 	rendered  map[*radio.Message][]string // message blocks on screen
+	spare     map[*radio.Message][]string // the previous frame's, emptied: the next frame fills it
 	renderedW int
 	// allow, when set, is the user's filters: what it refuses is counted
 	// in its conversation, not shown.

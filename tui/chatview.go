@@ -79,9 +79,13 @@ func (m *Model) convView(v *radio.View, w, h int) []string {
 		last = c.sel
 	}
 	// Walk back from the newest message shown until the pane is full,
-	// reusing each message's rendered lines.
-	seen := make(map[*radio.Message][]string, len(c.rendered))
-	var blocks [][]string
+	// reusing each message's rendered lines. Two maps take turns, so a
+	// frame allocates no map of its own.
+	seen := c.spare
+	if seen == nil {
+		seen = make(map[*radio.Message][]string, len(c.rendered))
+	}
+	blocks := make([][]string, 0, max(avail, 0))
 	n := 0
 	for i := last; i >= 0 && n < avail; i-- {
 		ls := c.rendered[msgs[i]]
@@ -103,7 +107,8 @@ func (m *Model) convView(v *radio.View, w, h int) []string {
 		blocks = append(blocks, ls)
 		n += len(ls)
 	}
-	c.rendered = seen
+	clear(c.rendered)
+	c.spare, c.rendered = c.rendered, seen
 	block := make([]string, 0, n)
 	for i := len(blocks) - 1; i >= 0; i-- {
 		block = append(block, blocks[i]...)

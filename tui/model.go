@@ -98,10 +98,13 @@ type Model struct {
 	framesLeft     int         // frames radio events may still draw before the timer ends
 	frameView      *radio.View // the view being rendered, read once per frame
 	renders        int         // frames built, for tests and measurements
-	parts          struct{ header, tabs, body, status string }
-	inputAt        time.Time // the user last pressed a key or clicked
-	tabX           []int     // where each tab label ends on the tab bar
-	out            tea.View
+	parts          struct {
+		header, tabs, status string
+		body                 []string // the body's lines, at most its height
+	}
+	inputAt time.Time // the user last pressed a key or clicked
+	tabX    []int     // where each tab label ends on the tab bar
+	out     tea.View
 }
 
 // flash is a one-line message about the user's last action.

@@ -48,22 +48,36 @@ func (m *Model) render() {
 	if m.dirty&dTabs != 0 {
 		m.parts.tabs = m.renderTabs(w)
 	}
+	bodyH := h - 3
 	if m.dirty&dBody != 0 {
-		m.parts.body = lines(m.renderBody(w, h-3), h-3)
+		// The lines go straight into the frame below: joining them into a
+		// string of their own first copied a screenful per frame in every
+		// session. The copy of the slice keeps a pane's cache out of reach.
+		body := m.renderBody(w, bodyH)
+		m.parts.body = slices.Clone(body[:min(len(body), bodyH)])
 	}
 	// The key hints follow the view's state (an inspector open, a prompt
 	// up), so a new body may mean new hints: one line, redrawn with it.
 	if m.dirty&(dStatus|dBody) != 0 {
 		m.parts.status = m.renderStatus(w)
 	}
-	var b strings.Builder
-	b.Grow(len(m.parts.header) + len(m.parts.tabs) + len(m.parts.body) + len(m.parts.status) + 3)
-	for i, p := range [...]string{m.parts.header, m.parts.tabs, m.parts.body, m.parts.status} {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(p)
+	size := len(m.parts.header) + len(m.parts.tabs) + len(m.parts.status) + bodyH + 2
+	for _, l := range m.parts.body {
+		size += len(l)
 	}
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteString(m.parts.header)
+	b.WriteByte('\n')
+	b.WriteString(m.parts.tabs)
+	for i := range bodyH {
+		b.WriteByte('\n')
+		if i < len(m.parts.body) {
+			b.WriteString(m.parts.body[i])
+		}
+	}
+	b.WriteByte('\n')
+	b.WriteString(m.parts.status)
 	m.out = m.frame(b.String(), title)
 	m.dirty = 0
 }
