@@ -21,8 +21,8 @@ import (
 // program's; at 60 it is 0.9–1.4× (docs/reliability.md). Ticks with
 // nothing new cost a string comparison each: 200 idle sessions took 9 %
 // of one core at 60 FPS against 7 % at 30. Radio events are coalesced
-// further inside the model (a leading-edge frame, then one per 50 ms at
-// most), so a busy radio does not draw more often.
+// further inside the model (two frames at once after a quiet spell, then
+// one per 50 ms), so a busy radio does not draw more often.
 const uiFPS = 60
 
 // runTUI runs the terminal UI for a session with a PTY, in the session's
