@@ -9,8 +9,9 @@
 //
 // With -marker it measures marker text to screen instead: N UIs watch the
 // Chat tab while one more types a marker text; the time from its enter to
-// the marker on each screen is collected. -compare runs the same against
-// a trivial wish + Bubble Tea program (meshload trivial) in the same run:
+// the marker on each screen is collected, with the CPU time -pid used
+// meanwhile. -compare runs the same against a trivial wish + Bubble Tea
+// program (meshload trivial) in the same run:
 //
 //	meshload trivial -listen 127.0.0.1:2300 &
 //	meshload -marker -sessions 20 -pid GATEWAY_PID -compare 127.0.0.1:2300 -compare-pid $!
@@ -147,6 +148,10 @@ func runMarker(r markerRun, pid int, compare string, comparePID int) error {
 			return res, fmt.Errorf("%s: %w", name, err)
 		}
 		fmt.Printf("%-8s %s\n", name, res)
+		if pid > 0 && res.wall > 0 {
+			fmt.Printf("%-8s CPU while the markers ran: %.0f ms of %.1f s (%.1f %% of one core)\n", name,
+				float64(res.cpu.Milliseconds()), res.wall.Seconds(), 100*res.cpu.Seconds()/res.wall.Seconds())
+		}
 		if pid > 0 && res.open > 0 {
 			fmt.Printf("%-8s RSS %d KiB before the sessions, %d KiB after the run: %.0f KiB per session\n", name,
 				before, res.rss, float64(res.rss-before)/float64(res.open+1))
@@ -241,6 +246,28 @@ func open(addr string, cfg *gossh.ClientConfig, command string, pty, wait bool) 
 		}
 	}
 	return c, nil
+}
+
+// cpuTime is the user and system CPU time process pid has used so far,
+// from /proc/PID/stat (fields 14 and 15, in ticks of 1/100 s: Linux's
+// USER_HZ), or 0 if it cannot be read.
+func cpuTime(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields count from after it.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // rss reads a process's resident set size in KiB from /proc.

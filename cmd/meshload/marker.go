@@ -42,15 +42,48 @@ type markerResult struct {
 	// last is each marker's last sighting after its first: one slow
 	// marker (a burst of the radio's own traffic, a collection) moves a
 	// p99 of a dozen markers on its own, and this shows whether it did.
-	last   []time.Duration
-	misses int
-	rss    int // KiB, of rssOf, at the end with the sessions open
+	last []time.Duration
+	// crowded is, per marker, whether a viewer drew something else (the
+	// radio's own traffic) from 100 ms before the marker's Enter to its
+	// last sighting: two fan-outs then share the cores.
+	crowded []bool
+	misses  int
+	rss     int // KiB, of rssOf, at the end with the sessions open
+	// cpu is the CPU time rssOf used from the first marker to the last
+	// sighting, over wall, the time that took.
+	cpu, wall time.Duration
 }
 
 // viewer is one watched session.
 type viewer struct {
 	client *gossh.Client
 	want   atomic.Pointer[markerWait]
+	other  *others
+	seenAt atomic.Int64 // when this viewer last saw a marker, in Unix ns
+}
+
+// others records when viewers received output that was not a marker.
+type others struct {
+	mu sync.Mutex
+	at []time.Time
+}
+
+func (o *others) add(t time.Time) {
+	o.mu.Lock()
+	o.at = append(o.at, t)
+	o.mu.Unlock()
+}
+
+// within reports whether any such output came between from and to.
+func (o *others) within(from, to time.Time) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, t := range o.at {
+		if !t.Before(from) && !t.After(to) {
+			return true
+		}
+	}
+	return false
 }
 
 // markerWait is the marker a viewer looks for and where its sighting goes.
@@ -63,13 +96,14 @@ type markerWait struct {
 func (r markerRun) run() (markerResult, error) {
 	var res markerResult
 	var viewers []*viewer
+	other := &others{}
 	defer func() {
 		for _, v := range viewers {
 			_ = v.client.Close()
 		}
 	}()
 	for range r.sessions {
-		v := &viewer{}
+		v := &viewer{other: other}
 		c, stdin, err := r.open(v.watch)
 		if err != nil {
 			return res, fmt.Errorf("viewer %d: %w", len(viewers)+1, err)
@@ -90,6 +124,7 @@ func (r markerRun) run() (markerResult, error) {
 		return res, err
 	}
 	time.Sleep(2 * time.Second) // the screens settle
+	cpu0, start := cpuTime(r.rssOf), time.Now()
 	for i := range r.markers {
 		mk := markerText(i)
 		// Viewers look for the marker's end: a renderer rewrites a line
@@ -128,9 +163,11 @@ func (r markerRun) run() (markerResult, error) {
 				res.spread = append(res.spread, d-first)
 			}
 			res.last = append(res.last, slices.Max(these)-first)
+			res.crowded = append(res.crowded, other.within(w.sent.Add(-100*time.Millisecond), w.sent.Add(slices.Max(these))))
 		}
 		time.Sleep(r.every)
 	}
+	res.cpu, res.wall = cpuTime(r.rssOf)-cpu0, time.Since(start)
 	res.rss = rss(r.rssOf)
 	return res, nil
 }
@@ -147,9 +184,14 @@ func markerText(i int) string {
 func (v *viewer) watch(buf []byte) {
 	w := v.want.Load()
 	if w == nil || !bytes.Contains(buf, w.text) {
+		// The rest of a marker's frame can come in a second read.
+		if now := time.Now(); now.Sub(time.Unix(0, v.seenAt.Load())) > 20*time.Millisecond {
+			v.other.add(now)
+		}
 		return
 	}
 	if v.want.CompareAndSwap(w, nil) {
+		v.seenAt.Store(time.Now().UnixNano())
 		w.seen <- time.Since(w.sent)
 	}
 }
@@ -231,9 +273,13 @@ func (res markerResult) String() string {
 	last := make([]string, len(res.last))
 	for i, d := range res.last {
 		last[i] = fmt.Sprintf("%.0f", float64(d.Microseconds())/1000)
+		if res.crowded[i] {
+			last[i] += "*"
+		}
 	}
 	return fmt.Sprintf("%d sessions, %d sightings, %d missed: enter to screen p50 %s, p99 %s, max %s; "+
 		"after the first screen p50 %s, p99 %s", res.open, len(ds), res.misses,
 		ms(quantile(ds, 0.5)), ms(quantile(ds, 0.99)), ms(quantile(ds, 1)), ms(quantile(sp, 0.5)), ms(quantile(sp, 0.99))) +
-		"; each marker's last screen after its first: " + strings.Join(last, ", ") + " ms"
+		"; each marker's last screen after its first: " + strings.Join(last, ", ") + " ms" +
+		" (*: other output on a viewer from 100 ms before the marker to its last screen)"
 }
