@@ -238,6 +238,16 @@ func benchScreen(b *testing.B, next func(i int) string) {
 		frame(next(i))
 	}
 	b.ReportMetric(float64(out)/float64(b.N), "bytes/frame")
+	b.StopTimer()
+	// What the renderer holds after the frames: its screens of cells and
+	// every older frame a cell still points into, since a cell's text is a
+	// slice of the frame string it was drawn from, kept until that cell
+	// changes on screen.
+	held := liveBytes()
+	runtime.KeepAlive(scr)
+	runtime.KeepAlive(buf)
+	scr, buf, frame = nil, uv.ScreenBuffer{}, nil
+	b.ReportMetric(float64(held-liveBytes())/1024, "held-KiB")
 }
 
 type countingWriter int
