@@ -127,7 +127,7 @@ func (c *chatTab) add(msg *radio.Message, my uint32, counts bool) (unread bool) 
 	// A sent message comes back with each delivery update; a received one
 	// can arrive both in the history and as an event.
 	for i := len(cv.msgs) - 1; i >= 0 && i >= len(cv.msgs)-64; i-- {
-		if o := cv.msgs[i]; o.ID == msg.ID && o.From == msg.From && o.Outgoing == msg.Outgoing {
+		if o := cv.msgs[i]; o.ID == msg.ID && o.From == msg.From && o.Outgoing == msg.Outgoing && sameSend(o.At, msg.At) {
 			cv.msgs[i] = msg
 			delete(c.rendered, o)
 			return false
@@ -146,6 +146,20 @@ func (c *chatTab) add(msg *radio.Message, my uint32, counts bool) (unread bool) 
 	}
 	return false
 }
+
+// sameSend reports whether two sightings of one sender's packet id, at a
+// and b, can be one message. Copies of a message carry the time it was
+// sent or heard, so they match; packet ids repeat over longer spans (a
+// radio counts them from a new start after a reboot, and a seeded
+// simulated radio replays its own on every start), and an old message must
+// not be replaced by a new one that reuses its id. The slack allows for a
+// radio handing over again what it had queued.
+func sameSend(a, b time.Time) bool {
+	d := a.Sub(b)
+	return d < sameSendSlack && d > -sameSendSlack
+}
+
+const sameSendSlack = 10 * time.Minute
 
 func (c *chatTab) get(k convKey) *conv {
 	cv := c.convs[k]

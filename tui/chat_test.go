@@ -4,7 +4,10 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/meshgate/meshgate/meshtastic"
+	"github.com/meshgate/meshgate/radio"
 	"github.com/meshgate/meshgate/responder"
 )
 
@@ -45,5 +48,27 @@ func TestChatNames(t *testing.T) {
 	u.do(func(m *Model) { me = m.st.title.on + "me " })
 	if !strings.Contains(styled, me) {
 		t.Errorf("our own message's name is not in the accent colour")
+	}
+}
+
+// A sender's packet id seen again long after is a new message, not an
+// update of the old one; the same message from the history and as an
+// event is one.
+func TestChatPacketIDReused(t *testing.T) {
+	var c chatTab
+	c.init()
+	at := time.Date(2026, 12, 4, 6, 43, 4, 0, time.UTC)
+	text := func(at time.Time, s string) *radio.Message {
+		return &radio.Message{ID: 7, From: 0x10, To: meshtastic.Broadcast, At: at, Text: s}
+	}
+	c.add(text(at, "old"), 1, false)
+	c.add(text(at, "old"), 1, false)
+	c.add(text(at.Add(80*time.Minute), "new"), 1, false)
+	var got []string
+	for _, m := range c.get(convKey{}).msgs {
+		got = append(got, m.Text)
+	}
+	if strings.Join(got, ",") != "old,new" {
+		t.Errorf("conversation holds %q, want [old new]", got)
 	}
 }
