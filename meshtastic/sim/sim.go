@@ -196,8 +196,13 @@ type Radio struct {
 	// the timer wait group.
 	engineMu sync.Mutex
 
-	mu        sync.Mutex
-	rng       *rand.Rand // answers: ids, delays, jitter, passkeys
+	mu  sync.Mutex
+	rng *rand.Rand // answers: ids, delays, jitter, passkeys
+	// idSalt is mixed into every packet id, new at each start. A real
+	// mesh keeps counting while a gateway restarts, so the ids an earlier
+	// run stored never come back; a seeded simulated mesh restarts with
+	// the gateway and, unsalted, would replay them.
+	idSalt    uint32
 	trafficRG *rand.Rand // live traffic; used only by the traffic goroutine
 	mesh      *mesh
 	db        map[uint32]*pb.NodeInfo // the NodeDB, own node included
@@ -294,6 +299,7 @@ func New(cfg Config) (*Radio, error) {
 		log:       log,
 		rng:       rand.New(rand.NewPCG(seed, 0x616e73776572)), // "answer"
 		trafficRG: rand.New(rand.NewPCG(seed, 0x74726166666963)),
+		idSalt:    rand.Uint32(),
 		sessions:  make(map[*session]struct{}),
 		timers:    make(map[*time.Timer]struct{}),
 		downCh:    make(chan struct{}),
@@ -506,7 +512,7 @@ func (r *Radio) cancelLocked(t *time.Timer) {
 // newPacketIDLocked picks a fresh non-zero packet id.
 func (r *Radio) newPacketIDLocked() uint32 {
 	for {
-		if id := r.rng.Uint32(); id != 0 {
+		if id := r.rng.Uint32() ^ r.idSalt; id != 0 {
 			return id
 		}
 	}
