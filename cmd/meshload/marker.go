@@ -49,8 +49,8 @@ type markerResult struct {
 	crowded []bool
 	misses  int
 	rss     int // KiB, of rssOf, at the end with the sessions open
-	// cpu is the CPU time rssOf used from the first marker to the last
-	// sighting, over wall, the time that took.
+	// cpu is the CPU time process rssOf used from the first marker to
+	// the end of the last, and wall how long that was.
 	cpu, wall time.Duration
 }
 
