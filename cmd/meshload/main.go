@@ -49,7 +49,7 @@ func main() {
 	n := flag.Int("sessions", 100, "sessions to open")
 	command := flag.String("command", "", "exec command for each session (empty: interactive)")
 	pty := flag.Bool("pty", false, "request a terminal (120x40) for each session")
-	pid := flag.Int("pid", 0, "gateway process id, to read its memory from /proc")
+	pid := flag.Int("pid", 0, "gateway process id, to read its memory (and with -marker its CPU time) from /proc")
 	hold := flag.Duration("hold", 3*time.Second, "how long to keep the sessions open before measuring")
 	parallel := flag.Int("parallel", 4, "logins at once (the gateway allows 8 unauthenticated connections per address)")
 	firstByte := flag.Bool("first-byte", true, "count a login as done at the first byte of output (needs a command or UI that prints)")
