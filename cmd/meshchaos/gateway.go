@@ -267,6 +267,22 @@ func (g *gateway) sample() sample {
 	return s
 }
 
+// settled is the sample with the fewest goroutines of five taken 100 ms
+// apart, for before/after comparisons: a UI session holds a timer
+// goroutine for 50 ms after each packet it draws (its frame window), so
+// one reading taken just after a packet can count up to one goroutine per
+// UI more than the same gateway a moment later.
+func (g *gateway) settled(ctx context.Context) sample {
+	best := g.sample()
+	for range 4 {
+		sleep(ctx, 100*time.Millisecond)
+		if s := g.sample(); s.goroutines < best.goroutines {
+			best = s
+		}
+	}
+	return best
+}
+
 // procStatus reads one kB field of /proc/PID/status.
 func procStatus(pid int, field string) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

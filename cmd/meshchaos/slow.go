@@ -39,7 +39,7 @@ func runSlow(ctx context.Context, e *env) (*report, error) {
 	calm := min(s.slow, time.Minute)
 	sleep(ctx, 2*time.Second)
 	calmFrom := time.Now()
-	calmSample := g.sample()
+	calmSample := g.settled(ctx)
 	sleep(ctx, calm)
 	calmTo := time.Now()
 	sleep(ctx, 2*time.Second) // the last markers reach the readers
@@ -97,7 +97,7 @@ func runSlow(ctx context.Context, e *env) (*report, error) {
 	}
 	slow = nil
 	sleep(ctx, 5*time.Second)
-	after := g.sample()
+	after := g.settled(ctx)
 
 	r := &report{}
 	r.add("load", "%d packets/s; %d readers; %d sessions not reading (half UI) for %s", s.slowRate, len(normal), s.slowClients, s.slow)
