@@ -60,9 +60,15 @@ type Config struct {
 	// Client options for each connection (heartbeat, handshake timeout).
 	Client meshtastic.Options
 	// BackoffMin/Max bound the jittered reconnect delay. The delay grows
-	// with each failure and returns to BackoffMin only after a link has
-	// stayed up for StableAfter.
+	// with each failure; it returns to BackoffMin after a link has stayed
+	// up for StableAfter, and on TCP after every completed handshake.
 	BackoffMin, BackoffMax time.Duration
+	// FirstRetry is how soon the first try comes after the radio closed a
+	// TCP link, before the BackoffMin steps: a radio that is restarting
+	// refuses it, and that refusal is what tells a restart from another
+	// app taking the radio (see linkPolicy). Default 300 ms, at most
+	// BackoffMin.
+	FirstRetry time.Duration
 	// StableAfter is how long a link must stay up to count as good: it
 	// resets the backoff and forgets short links. A TCP link the radio
 	// closes sooner is "short". Default 1 min.
@@ -130,6 +136,8 @@ func (c *Config) fill() {
 	def(&c.Grace, 30*time.Second)
 	def(&c.BackoffMin, time.Second)
 	def(&c.BackoffMax, time.Minute)
+	def(&c.FirstRetry, 300*time.Millisecond)
+	c.FirstRetry = min(c.FirstRetry, c.BackoffMin)
 	def(&c.StableAfter, time.Minute)
 	def(&c.ContendedWithin, 10*time.Minute)
 	def(&c.ContendedRetry, 5*time.Minute)

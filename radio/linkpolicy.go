@@ -51,10 +51,13 @@ var (
 // for five minutes (meshchaos flap).
 //
 // Only a link that stays up for StableAfter clears the short-link history.
-// The ordinary backoff starts again from BackoffMin after every completed
-// handshake on TCP: the radio was reachable a moment ago, so it is worth
-// trying again soon. Two clients taking the radio from each other are caught by
-// the short-link count after ContendedAfter rounds, not by the backoff.
+// After the radio closes a TCP link, the first try comes FirstRetry later
+// (a few hundred milliseconds), so that a restart shows as a refusal even
+// when it lasts less than a second; the ordinary backoff then starts again
+// from BackoffMin, as after every completed handshake on TCP: the radio
+// was reachable a moment ago, so it is worth trying again soon. Two
+// clients taking the radio from each other are caught by the short-link
+// count after ContendedAfter rounds, not by the backoff.
 type linkPolicy struct {
 	cfg *Config
 
@@ -62,6 +65,7 @@ type linkPolicy struct {
 	short         []time.Time   // when recent short links ended
 	contended     bool          // sticky until a link stays up
 	contendedWait time.Duration // next wait while contended
+	early         time.Duration // the first retry's wait, taken off the next step
 }
 
 func newLinkPolicy(cfg *Config) *linkPolicy {
@@ -83,7 +87,7 @@ func (p *linkPolicy) closedOnPurpose(up time.Duration) {
 }
 
 func (p *linkPolicy) reset() {
-	p.backoff, p.short, p.contended, p.contendedWait = p.cfg.BackoffMin, nil, false, p.cfg.ContendedRetry
+	p.backoff, p.short, p.contended, p.contendedWait, p.early = p.cfg.BackoffMin, nil, false, p.cfg.ContendedRetry, 0
 }
 
 // failed records a failure: a dial or handshake that failed (linked false)
@@ -130,6 +134,15 @@ func (p *linkPolicy) failed(kind transport.Kind, linked bool, up time.Duration, 
 		p.contended = true
 	}
 	if !p.contended || !isShort {
+		if linked && byRadio && kind != transport.Serial {
+			// The radio closed the link: look again soon. A restart
+			// refuses this dial, even one so short that the first
+			// BackoffMin step would find the radio back up and take it
+			// for another app's doing; otherwise it is the reconnect the
+			// users wait for. The steps keep their times from the drop.
+			p.early = jitter(p.cfg.FirstRetry)
+			return outcome{state: Backoff, wait: p.early, err: err}
+		}
 		// Not contended, or contended but this failure is something else
 		// (the radio is unreachable): plain backoff; the flag stays until
 		// a link holds, so the next short link is contended at once.
@@ -137,6 +150,7 @@ func (p *linkPolicy) failed(kind transport.Kind, linked bool, up time.Duration, 
 	}
 	wait := jitter(p.contendedWait)
 	every := p.contendedWait
+	p.early = 0
 	p.contendedWait = min(2*p.contendedWait, p.cfg.ContendedRetryMax)
 	return outcome{state: Contended, wait: wait, err: fmt.Errorf(
 		"%w: %d times within %s of connecting in the last %s; the radio serves one app at a time, so meshgate steps back and tries again in %s: %w",
@@ -144,7 +158,8 @@ func (p *linkPolicy) failed(kind transport.Kind, linked bool, up time.Duration, 
 }
 
 func (p *linkPolicy) ordinary(err error) outcome {
-	wait := jitter(p.backoff)
+	wait := max(jitter(p.backoff)-p.early, 0)
+	p.early = 0
 	p.backoff = min(2*p.backoff, p.cfg.BackoffMax)
 	return outcome{state: Backoff, wait: wait, err: err}
 }
