@@ -54,17 +54,17 @@ proto-check:
 
 ## fuzz: run every fuzz target briefly (FUZZTIME each)
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./meshtastic/frame/
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./auth/
-	$(GO) test -run '^$$' -fuzz '^FuzzToRadio$$' -fuzztime $(FUZZTIME) ./meshtastic/sim/
-	$(GO) test -run '^$$' -fuzz '^FuzzTemplate$$' -fuzztime $(FUZZTIME) ./responder/
-	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime $(FUZZTIME) ./command/
-	$(GO) test -run '^$$' -fuzz '^FuzzClean$$' -fuzztime $(FUZZTIME) ./format/
-	$(GO) test -run '^$$' -fuzz '^FuzzEscape$$' -fuzztime $(FUZZTIME) ./logging/
-	$(GO) test -run '^$$' -fuzz '^FuzzPasteLimiter$$' -fuzztime $(FUZZTIME) ./server/
-	$(GO) test -run '^$$' -fuzz '^FuzzToRadio$$' -fuzztime $(FUZZTIME) ./vnode/
-	$(GO) test -run '^$$' -fuzz '^FuzzCanvas$$' -fuzztime $(FUZZTIME) ./chart/
-	$(GO) test -run '^$$' -fuzz '^FuzzSparkline$$' -fuzztime $(FUZZTIME) ./chart/
+	GO=$(GO) .ci/fuzz-one FuzzReader ./meshtastic/frame $(FUZZTIME)
+	GO=$(GO) .ci/fuzz-one FuzzParse ./auth $(FUZZTIME)
+	GO=$(GO) .ci/fuzz-one FuzzToRadio ./meshtastic/sim $(FUZZTIME)
+	GO=$(GO) .ci/fuzz-one FuzzTemplate ./responder $(FUZZTIME)
+	GO=$(GO) .ci/fuzz-one FuzzSplit ./command $(FUZZTIME)
+	GO=$(GO) .ci/fuzz-one FuzzClean ./format $(FUZZTIME)
+	GO=$(GO) .ci/fuzz-one FuzzEscape ./logging $(FUZZTIME)
+	GO=$(GO) .ci/fuzz-one FuzzPasteLimiter ./server $(FUZZTIME)
+	GO=$(GO) .ci/fuzz-one FuzzToRadio ./vnode $(FUZZTIME)
+	GO=$(GO) .ci/fuzz-one FuzzCanvas ./chart $(FUZZTIME)
+	GO=$(GO) .ci/fuzz-one FuzzSparkline ./chart $(FUZZTIME)
 
 ## chaos: the reliability scenarios of docs/reliability.md, short form (a few minutes), then every
 ## fuzz target for CHAOS_FUZZTIME. The published run: make chaos CHAOS_FLAGS=-long CHAOS_FUZZTIME=10m
